@@ -1,0 +1,79 @@
+//! The `stagedoor` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config;
+use crate::server::{self, Dependencies};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stagedoor",
+    version,
+    about = "Drop-in replacement for Backstage's auth backend"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve /api/auth.
+    Serve {
+        /// Backstage config files; later files override earlier ones.
+        #[arg(
+            long = "config",
+            short = 'c',
+            value_name = "FILE",
+            default_value = "app-config.yaml"
+        )]
+        configs: Vec<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve { configs } => serve(&configs),
+    }
+}
+
+fn serve(configs: &[PathBuf]) -> ExitCode {
+    let settings = match config::load_files(configs, &config::process_env) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("stagedoor: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("stagedoor: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(settings, Dependencies::default())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("stagedoor: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

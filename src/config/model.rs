@@ -1,0 +1,164 @@
+//! The parts of a Backstage `app-config.yaml` that stagedoor reads, as written in the file.
+//! Unknown keys are ignored (they belong to other plugins), except in `stagedoor:`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::duration::DurationValue;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    pub app: RawApp,
+    pub backend: RawBackend,
+    pub auth: RawAuth,
+    pub discovery: RawDiscovery,
+    pub stagedoor: RawStagedoor,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawApp {
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawBackend {
+    pub base_url: Option<String>,
+    pub cors: Option<RawCors>,
+    pub auth: RawBackendAuth,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(one) => vec![one],
+            Self::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawCors {
+    pub origin: Option<OneOrMany>,
+    pub methods: Option<OneOrMany>,
+    pub allowed_headers: Option<OneOrMany>,
+    pub exposed_headers: Option<OneOrMany>,
+    pub credentials: Option<bool>,
+    pub max_age: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawBackendAuth {
+    pub external_access: Vec<RawExternalAccess>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawExternalAccess {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, figment::value::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawAuth {
+    pub environment: Option<String>,
+    pub backstage_token_expiration: Option<DurationValue>,
+    pub identity_token_algorithm: Option<String>,
+    pub omit_identity_token_ownership_claim: Option<bool>,
+    pub key_store: RawKeyStore,
+    pub experimental_extra_allowed_origins: Vec<String>,
+    pub providers: BTreeMap<String, figment::value::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawKeyStore {
+    pub provider: Option<String>,
+    #[serde(rename = "static")]
+    pub static_keys: Option<RawStaticKeys>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStaticKeys {
+    #[serde(default)]
+    pub keys: Vec<RawStaticKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawStaticKey {
+    pub public_key_file: String,
+    pub private_key_file: String,
+    pub key_id: String,
+    pub algorithm: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawDiscovery {
+    pub endpoints: Vec<RawDiscoveryEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDiscoveryEndpoint {
+    pub target: RawDiscoveryTarget,
+    #[serde(default)]
+    pub plugins: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDiscoveryTarget {
+    Url(String),
+    Split {
+        internal: Option<String>,
+        external: Option<String>,
+    },
+}
+
+/// stagedoor's own section: strict, so typos are caught at start-up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStagedoor {
+    pub listen: RawListen,
+    pub base_url: Option<String>,
+    pub database: Option<String>,
+    pub development: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawListen {
+    pub host: Option<String>,
+    pub port: Option<RawPort>,
+}
+
+/// A port written as a number, or as a string (what `${PORT}` substitution yields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawPort {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawGuestProvider {
+    pub user_entity_ref: Option<String>,
+    pub ownership_entity_refs: Option<Vec<String>>,
+    pub dangerously_allow_outside_development: Option<bool>,
+}

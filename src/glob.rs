@@ -1,0 +1,60 @@
+//! Origin patterns as Backstage matches them (minimatch, case-insensitive, `*` not crossing `/`).
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+#[derive(Debug, Clone)]
+pub struct OriginPatterns {
+    set: GlobSet,
+}
+
+impl OriginPatterns {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            let pattern = pattern.as_ref();
+            let glob = GlobBuilder::new(pattern)
+                .case_insensitive(true)
+                .literal_separator(true)
+                .build()
+                .map_err(|error| format!("\"{pattern}\" is not a valid pattern: {error}"))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|error| format!("invalid patterns: {error}"))?;
+        Ok(Self { set })
+    }
+
+    pub fn empty() -> Self {
+        Self {
+            set: GlobSet::empty(),
+        }
+    }
+
+    pub fn matches(&self, origin: &str) -> bool {
+        self.set.is_match(origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_stays_within_one_path_segment_and_ignores_case() {
+        let patterns = OriginPatterns::new(&["https://*.preview.example.com"]).unwrap();
+        assert!(patterns.matches("https://pr-12.preview.example.com"));
+        assert!(patterns.matches("HTTPS://PR-12.Preview.Example.com"));
+        assert!(!patterns.matches("https://evil.com/.preview.example.com"));
+        assert!(!patterns.matches("https://preview.example.com.evil.com"));
+        assert!(!OriginPatterns::empty().matches("https://a.example.com"));
+    }
+
+    #[test]
+    fn exact_patterns_match_exactly() {
+        let patterns = OriginPatterns::new(&["http://localhost:3000"]).unwrap();
+        assert!(patterns.matches("http://localhost:3000"));
+        assert!(!patterns.matches("http://localhost:30001"));
+        assert!(!patterns.matches("http://localhost:3000.evil.com"));
+    }
+}

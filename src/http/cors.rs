@@ -1,0 +1,40 @@
+//! CORS from `backend.cors` (§2.3): allowed origins are reflected, with credentials.
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::config::CorsSettings;
+
+pub fn layer(settings: &CorsSettings) -> CorsLayer {
+    let origins = settings.origins.clone();
+    let methods: Vec<Method> = settings
+        .methods
+        .iter()
+        .filter_map(|method| method.trim().to_ascii_uppercase().parse().ok())
+        .collect();
+    let allow_headers = match &settings.allowed_headers {
+        None => AllowHeaders::mirror_request(),
+        Some(headers) => AllowHeaders::list(header_names(headers)),
+    };
+    let mut layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| origins.matches(origin))
+        }))
+        .allow_methods(methods)
+        .allow_headers(allow_headers)
+        .expose_headers(header_names(&settings.exposed_headers))
+        .allow_credentials(settings.credentials);
+    if let Some(max_age) = settings.max_age_secs {
+        layer = layer.max_age(Duration::from_secs(max_age));
+    }
+    layer
+}
+
+fn header_names(names: &[String]) -> Vec<HeaderName> {
+    names
+        .iter()
+        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .collect()
+}

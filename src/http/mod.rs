@@ -1,0 +1,187 @@
+//! The HTTP surface under `/api/auth`, routed as Backstage's Express router does (§2.2):
+//! case-insensitive, tolerant of a trailing slash, and every unmatched path under a
+//! segment answers `Unknown auth provider '<segment>'`.
+
+mod cors;
+pub mod error;
+mod headers;
+mod userinfo;
+mod wellknown;
+
+pub use wellknown::openid_configuration as wellknown_openid_configuration;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, StatusCode, header};
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::keys::KeyManager;
+use crate::providers::guest::GuestProvider;
+use crate::store::Store;
+use crate::tokens::{TokenError, TokenIssuer};
+use error::{ApiError, ErrorName, json_response};
+
+pub const MOUNT_PATH: &str = "/api/auth";
+/// Request bodies above this are refused, as Express's body parsers do (100 kB).
+const MAX_BODY_BYTES: u64 = 100 * 1024;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub clock: SharedClock,
+    pub store: Store,
+    pub keys: Arc<KeyManager>,
+    pub issuer: TokenIssuer,
+    pub guest: Option<GuestProvider>,
+    pub openid_configuration: Bytes,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let cors = state.settings.cors.as_ref().map(cors::layer);
+    let router =
+        Router::new()
+            .fallback(dispatch)
+            .with_state(state)
+            .layer(axum::middleware::map_response(
+                headers::add_security_headers,
+            ));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // Nothing here reads a body yet; routing on the parts keeps the future `Send`.
+    let (request, _body) = request.into_parts();
+    let path = request.uri.path();
+    let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let segments: Vec<&str> = relative_path
+        .trim_matches('/')
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    if segments.is_empty() || !(relative_path.is_empty() || relative_path.starts_with('/')) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let method = request.method.clone();
+    match route(&state, &method, &segments, &request).await {
+        Ok(response) => response,
+        Err(error) => {
+            let full = request
+                .uri
+                .path_and_query()
+                .map_or(path, |path_and_query| path_and_query.as_str());
+            let url = full.strip_prefix(MOUNT_PATH).unwrap_or(full);
+            error.into_response_for(&method, url)
+        }
+    }
+}
+
+fn is(segment: &str, expected: &str) -> bool {
+    segment.eq_ignore_ascii_case(expected)
+}
+
+async fn route(
+    state: &AppState,
+    method: &Method,
+    segments: &[&str],
+    request: &Parts,
+) -> Result<Response, ApiError> {
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    match segments {
+        [first, second] if is(first, ".well-known") && get => {
+            if is(second, "jwks.json") {
+                return Ok(wellknown::json_document(
+                    state.keys.public_keys().jwks_body().await,
+                ));
+            }
+            if is(second, "openid-configuration") {
+                return Ok(wellknown::json_document(state.openid_configuration.clone()));
+            }
+        }
+        [first, second, third]
+            if is(first, ".well-known")
+                && is(second, "oauth-client")
+                && is(third, "cli.json")
+                && get =>
+        {
+            return Ok(wellknown::cli_client_metadata());
+        }
+        [first, second] if is(first, "v1") && is(second, "userinfo") && get => {
+            return userinfo::userinfo(state, &request.headers).await;
+        }
+        [provider, ..] if is(provider, "guest") => {
+            return guest_route(state, get, post, segments, request).await;
+        }
+        _ => {}
+    }
+    Err(ApiError::unknown_provider(segments[0]))
+}
+
+async fn guest_route(
+    state: &AppState,
+    get: bool,
+    post: bool,
+    segments: &[&str],
+    request: &Parts,
+) -> Result<Response, ApiError> {
+    let Some(guest) = &state.guest else {
+        return Err(ApiError::not_found(format!(
+            "No auth provider registered for '{}'",
+            segments[0]
+        )));
+    };
+    match &segments[1..] {
+        [action] if is(action, "refresh") && (get || post) => {
+            refuse_large_body(request)?;
+            let session = guest.refresh(&state.issuer).await?;
+            Ok(json_response(StatusCode::OK, &session))
+        }
+        [action] if is(action, "start") && get => Err(not_implemented()),
+        [handler, frame] if is(handler, "handler") && is(frame, "frame") && (get || post) => {
+            refuse_large_body(request)?;
+            Err(not_implemented())
+        }
+        _ => Err(ApiError::unknown_provider(segments[0])),
+    }
+}
+
+fn not_implemented() -> ApiError {
+    ApiError::new(ErrorName::NotImplementedError, "Not implemented")
+}
+
+fn refuse_large_body(request: &Parts) -> Result<(), ApiError> {
+    let declared = request
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES => Err(ApiError::new(
+            ErrorName::PayloadTooLargeError,
+            "request entity too large",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::InvalidSubject | TokenError::TooLarge { .. } => {
+                ApiError::new(ErrorName::Error, error.to_string())
+            }
+            TokenError::Key(error) => ApiError::internal("signing a token failed", &error),
+            TokenError::Store(error) => ApiError::internal("storing user info failed", &error),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The published public keys: the JWKS body served to every backend, and the verification
+//! keys for incoming tokens. Held in memory as a snapshot so the JWKS hot path does no I/O;
+//! the snapshot is re-read from the store at most once per `refresh_interval`, right after
+//! this process publishes a key, and when a token names a kid the snapshot does not know.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+
+use super::KeyError;
+use crate::clock::{SharedClock, UnixMillis};
+use crate::store::{Store, StoredKey};
+
+/// How long a snapshot is served before it is re-read.
+const REFRESH_INTERVAL_MS: i64 = 1000;
+/// Unknown kids force a re-read, but no more often than this (a flood of junk tokens must
+/// not become a flood of queries).
+const MIN_FORCED_RELOAD_INTERVAL_MS: i64 = 250;
+const PRUNE_INTERVAL_MS: i64 = 60_000;
+
+/// Where public keys are kept.
+pub enum PublicKeySource {
+    /// Shared by every replica on the same database.
+    Database(Store),
+    /// This process only (`auth.keyStore.provider: memory`).
+    Memory(Mutex<Vec<StoredKey>>),
+    /// Fixed at start-up (`auth.keyStore.provider: static`); never expire.
+    Static(Vec<StoredKey>),
+}
+
+impl PublicKeySource {
+    async fn insert(&self, key: &StoredKey) -> Result<(), KeyError> {
+        match self {
+            Self::Database(store) => Ok(store.insert_signing_key(key).await?),
+            Self::Memory(keys) => {
+                lock(keys).push(key.clone());
+                Ok(())
+            }
+            Self::Static(_) => Ok(()),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<StoredKey>, KeyError> {
+        match self {
+            Self::Database(store) => Ok(store.list_signing_keys().await?),
+            Self::Memory(keys) => Ok(lock(keys).clone()),
+            Self::Static(keys) => Ok(keys.clone()),
+        }
+    }
+
+    async fn prune(&self, cutoff: UnixMillis) -> Result<(), KeyError> {
+        match self {
+            Self::Database(store) => {
+                store.delete_signing_keys_created_before(cutoff).await?;
+            }
+            Self::Memory(keys) => lock(keys).retain(|key| key.created_at >= cutoff),
+            Self::Static(_) => {}
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The data is a plain list: a panic elsewhere cannot leave it half-updated.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An ES256 public key that verifies JWS signatures.
+pub struct VerifyingKey {
+    key: UnparsedPublicKey<Vec<u8>>,
+}
+
+impl VerifyingKey {
+    /// Only EC P-256 keys for ES256 are usable; anything else is published but not trusted.
+    pub fn from_jwk(jwk: &serde_json::Value) -> Option<Self> {
+        let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+        if field("kty") != Some("EC") || field("crv") != Some("P-256") {
+            return None;
+        }
+        if field("alg").is_some_and(|alg| alg != "ES256") {
+            return None;
+        }
+        let x = URL_SAFE_NO_PAD.decode(field("x")?).ok()?;
+        let y = URL_SAFE_NO_PAD.decode(field("y")?).ok()?;
+        if x.len() != 32 || y.len() != 32 {
+            return None;
+        }
+        let mut point = Vec::with_capacity(65);
+        point.push(0x04);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        Some(Self {
+            key: UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point),
+        })
+    }
+
+    pub fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        self.key.verify(signing_input, signature).is_ok()
+    }
+}
+
+struct Snapshot {
+    body: Bytes,
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    loaded_at: UnixMillis,
+}
+
+pub struct PublicKeys {
+    source: PublicKeySource,
+    clock: SharedClock,
+    /// Keys are published this long after creation (3 token lifetimes); `None`: forever.
+    retention_ms: Option<i64>,
+    snapshot: ArcSwap<Snapshot>,
+    reload_lock: tokio::sync::Mutex<()>,
+    last_prune: AtomicI64,
+}
+
+impl PublicKeys {
+    pub async fn load(
+        source: PublicKeySource,
+        clock: SharedClock,
+        retention_ms: Option<i64>,
+    ) -> Result<Self, KeyError> {
+        let empty = Snapshot {
+            body: Bytes::from_static(br#"{"keys":[]}"#),
+            keys: HashMap::new(),
+            loaded_at: i64::MIN,
+        };
+        let keys = Self {
+            source,
+            clock,
+            retention_ms,
+            snapshot: ArcSwap::from_pointee(empty),
+            reload_lock: tokio::sync::Mutex::new(()),
+            last_prune: AtomicI64::new(i64::MIN),
+        };
+        keys.reload().await?;
+        Ok(keys)
+    }
+
+    /// Writes a key to the store and waits until this process serves it.
+    pub async fn publish(&self, key: &StoredKey) -> Result<(), KeyError> {
+        self.source.insert(key).await?;
+        self.reload().await
+    }
+
+    /// The JWKS document. A store failure serves the last snapshot: stale keys are better
+    /// for verifiers than no keys.
+    pub async fn jwks_body(&self) -> Bytes {
+        let snapshot = self.snapshot.load();
+        if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < REFRESH_INTERVAL_MS {
+            return snapshot.body.clone();
+        }
+        // One request refreshes; the others keep serving the current snapshot meanwhile.
+        if let Ok(_guard) = self.reload_lock.try_lock() {
+            if let Err(error) = self.reload_locked().await {
+                tracing::warn!("serving the previous JWKS, re-reading keys failed: {error}");
+            }
+        }
+        self.snapshot.load().body.clone()
+    }
+
+    /// The key for `kid`, re-reading the store once if it is not known yet (a key another
+    /// replica has just published).
+    pub async fn verifying_key(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, KeyError> {
+        if let Some(key) = self.snapshot.load().keys.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        let _guard = self.reload_lock.lock().await;
+        let snapshot = self.snapshot.load();
+        if let Some(key) = snapshot.keys.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        if self.clock.now_millis().saturating_sub(snapshot.loaded_at)
+            < MIN_FORCED_RELOAD_INTERVAL_MS
+        {
+            return Ok(None);
+        }
+        self.reload_locked().await?;
+        Ok(self.snapshot.load().keys.get(kid).cloned())
+    }
+
+    async fn reload(&self) -> Result<(), KeyError> {
+        let _guard = self.reload_lock.lock().await;
+        self.reload_locked().await
+    }
+
+    async fn reload_locked(&self) -> Result<(), KeyError> {
+        let now = self.clock.now_millis();
+        if let Some(retention) = self.retention_ms {
+            self.prune_if_due(now, now - retention).await;
+        }
+        let mut stored = self.source.list().await?;
+        if let Some(retention) = self.retention_ms {
+            stored.retain(|key| key.created_at + retention > now);
+        }
+        const PREFIX: &str = r#"{"keys":["#;
+        let mut body = String::from(PREFIX);
+        let mut keys = HashMap::with_capacity(stored.len());
+        for key in &stored {
+            let Ok(jwk) = serde_json::from_str::<serde_json::Value>(&key.jwk_json) else {
+                tracing::warn!(kid = %key.kid, "skipping a stored signing key that is not JSON");
+                continue;
+            };
+            if body.len() > PREFIX.len() {
+                body.push(',');
+            }
+            body.push_str(&key.jwk_json);
+            if let Some(verifying) = VerifyingKey::from_jwk(&jwk) {
+                keys.insert(key.kid.clone(), Arc::new(verifying));
+            }
+        }
+        body.push_str("]}");
+        self.snapshot.store(Arc::new(Snapshot {
+            body: Bytes::from(body),
+            keys,
+            loaded_at: now,
+        }));
+        Ok(())
+    }
+
+    async fn prune_if_due(&self, now: UnixMillis, cutoff: UnixMillis) {
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < PRUNE_INTERVAL_MS {
+            return;
+        }
+        self.last_prune.store(now, Ordering::Relaxed);
+        if let Err(error) = self.source.prune(cutoff).await {
+            tracing::warn!("pruning expired signing keys failed: {error}");
+        }
+    }
+}

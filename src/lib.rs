@@ -1,0 +1,15 @@
+//! stagedoor: Backstage's auth backend (`/api/auth`), as one small service.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod entity_ref;
+pub mod glob;
+pub mod http;
+pub mod identity;
+pub mod keys;
+pub mod providers;
+pub mod server;
+pub mod store;
+pub mod tokens;
+pub mod user_info;

@@ -1,0 +1,3 @@
+//! Sign-in providers. Each one serves the routes under `/api/auth/{provider}/`.
+
+pub mod guest;

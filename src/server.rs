@@ -1,0 +1,180 @@
+//! Assembles the service from settings and injected dependencies, and serves it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::keys::{KeyError, KeyManager};
+use crate::providers::guest::GuestProvider;
+use crate::store::{Store, StoreError};
+use crate::tokens::TokenIssuer;
+use crate::user_info::UserInfoWriter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("stagedoor.database: {0}")]
+    Store(#[from] StoreError),
+    #[error("auth.keyStore: {0}")]
+    Keys(#[from] KeyError),
+    #[error("stagedoor.listen: cannot listen on {address}: {source}; choose a free host and port")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("the server stopped with an error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What varies between production and tests.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub clock: SharedClock,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub async fn build_state(
+    settings: Settings,
+    deps: Dependencies,
+) -> Result<Arc<AppState>, StartError> {
+    let clock = deps.clock;
+    let store = Store::connect(&settings.database).await?;
+    let keys = Arc::new(
+        KeyManager::new(
+            &settings.key_store,
+            &store,
+            clock.clone(),
+            settings.token_lifetime_secs,
+        )
+        .await?,
+    );
+    let issuer = TokenIssuer::new(
+        keys.clone(),
+        clock.clone(),
+        settings.external_base_url.clone(),
+        settings.token_lifetime_secs,
+        settings.omit_ownership_claim,
+        UserInfoWriter::new(store.clone(), clock.clone()),
+    );
+    let guest = settings
+        .guest
+        .clone()
+        .map(|guest| GuestProvider::new(guest, settings.development, clock.clone()));
+    for provider in &settings.unsupported_providers {
+        tracing::warn!(
+            "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
+        );
+    }
+    Ok(Arc::new(AppState {
+        openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
+        settings,
+        clock,
+        store,
+        keys,
+        issuer,
+        guest,
+    }))
+}
+
+pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
+    let address = format!("{}:{}", settings.listen_host, settings.listen_port);
+    TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Serves until SIGTERM or SIGINT, letting in-flight requests finish.
+pub async fn run(settings: Settings, deps: Dependencies) -> Result<(), StartError> {
+    let listener = bind(&settings).await?;
+    let state = build_state(settings, deps).await?;
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(
+            "stagedoor listening on http://{address}{}",
+            http::MOUNT_PATH
+        );
+    }
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!("cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}
+
+/// A server running in the background of this process (tests, embedding).
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(settings: Settings, deps: Dependencies) -> Result<Self, StartError> {
+        let listener = bind(&settings).await?;
+        let address = listener.local_addr().map_err(StartError::Serve)?;
+        let state = build_state(settings, deps).await?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let router = http::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            address,
+            state,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>/api/auth`
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.address, http::MOUNT_PATH)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
