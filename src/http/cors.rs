@@ -3,12 +3,17 @@
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::config::CorsSettings;
 
 pub fn layer(settings: &CorsSettings) -> CorsLayer {
-    let origins = settings.origins.clone();
+    let allowed = {
+        let origins = settings.origins.clone();
+        move |origin: &HeaderValue, _: &_| {
+            origin.to_str().is_ok_and(|origin| origins.matches(origin))
+        }
+    };
     let methods: Vec<Method> = settings
         .methods
         .iter()
@@ -19,13 +24,16 @@ pub fn layer(settings: &CorsSettings) -> CorsLayer {
         Some(headers) => AllowHeaders::list(header_names(headers)),
     };
     let mut layer = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-            origin.to_str().is_ok_and(|origin| origins.matches(origin))
-        }))
+        .allow_origin(AllowOrigin::predicate(allowed.clone()))
         .allow_methods(methods)
         .allow_headers(allow_headers)
         .expose_headers(header_names(&settings.exposed_headers))
-        .allow_credentials(settings.credentials);
+        // Like the `cors` package: credentials only in answers to an allowed origin.
+        .allow_credentials(if settings.credentials {
+            AllowCredentials::predicate(allowed)
+        } else {
+            AllowCredentials::from(false)
+        });
     if let Some(max_age) = settings.max_age_secs {
         layer = layer.max_age(Duration::from_secs(max_age));
     }

@@ -1,0 +1,139 @@
+//! Shared helpers for integration tests: a real server on port 0 with a fresh database,
+//! an HTTP client, and JWT/JWKS helpers built on an independent JOSE implementation.
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod jose;
+
+use std::sync::Arc;
+
+use stagedoor::clock::ManualClock;
+use stagedoor::config::{self, Settings, Source};
+use stagedoor::server::{Dependencies, RunningServer};
+
+/// A config like the captures': app on :3000, backend on :7007, guest allowed, CORS on.
+pub const BASE_CONFIG: &str = r#"
+app:
+  baseUrl: http://localhost:3000
+backend:
+  baseUrl: http://localhost:7007
+  cors:
+    origin: http://localhost:3000
+    methods: [GET, HEAD, PATCH, POST, PUT, DELETE]
+    credentials: true
+  auth:
+    externalAccess:
+      - type: static
+        options:
+          token: reference-static-token-0123456789abcdef
+          subject: external-tester
+auth:
+  environment: development
+  providers:
+    guest:
+      dangerouslyAllowOutsideDevelopment: true
+stagedoor:
+  listen: { host: 127.0.0.1, port: 0 }
+  database: "sqlite::memory:"
+"#;
+
+pub fn settings(overrides: &[&str]) -> Settings {
+    let mut sources = vec![Source::Text {
+        name: "base.yaml".into(),
+        yaml: BASE_CONFIG.into(),
+    }];
+    for (index, yaml) in overrides.iter().enumerate() {
+        sources.push(Source::Text {
+            name: format!("override-{index}.yaml"),
+            yaml: (*yaml).into(),
+        });
+    }
+    config::load(&sources, &|_| None).unwrap_or_else(|error| panic!("test config: {error}"))
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    /// The base config plus `overrides` (later YAML documents win).
+    pub async fn start(overrides: &[&str]) -> Self {
+        Self::start_with(settings(overrides)).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
+        let deps = Dependencies {
+            clock: clock.clone(),
+        };
+        let server = RunningServer::start(settings, deps)
+            .await
+            .unwrap_or_else(|error| panic!("server start: {error}"));
+        Self {
+            server,
+            clock,
+            http: client(),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/api/auth` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base_url())
+    }
+
+    pub fn root_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json body")
+    }
+
+    /// Signs in as guest and returns the whole session response.
+    pub async fn guest_session(&self) -> serde_json::Value {
+        self.get_json("/guest/refresh").await
+    }
+
+    pub async fn guest_token(&self) -> String {
+        self.guest_session().await["backstageIdentity"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.get_json("/.well-known/jwks.json").await
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Asserts Backstage's error body (§2.1) with this status, name and message.
+pub async fn assert_error(response: reqwest::Response, status: u16, name: &str, message: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let body: serde_json::Value = response.json().await.expect("json error body");
+    assert_eq!(body["error"]["name"], name, "{body}");
+    assert_eq!(body["error"]["message"], message, "{body}");
+    assert_eq!(body["response"]["statusCode"], status, "{body}");
+}
+
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
