@@ -21,7 +21,7 @@ use crate::store::{Store, StoredKey};
 const REFRESH_INTERVAL_MS: i64 = 1000;
 /// Unknown kids force a re-read, but no more often than this (a flood of junk tokens must
 /// not become a flood of queries).
-const MIN_FORCED_RELOAD_INTERVAL_MS: i64 = 250;
+const MIN_FORCED_RELOAD_INTERVAL_MS: i64 = 100;
 const PRUNE_INTERVAL_MS: i64 = 60_000;
 
 /// Where public keys are kept.
@@ -121,6 +121,7 @@ pub struct PublicKeys {
     snapshot: ArcSwap<Snapshot>,
     reload_lock: tokio::sync::Mutex<()>,
     last_prune: AtomicI64,
+    last_forced_reload: AtomicI64,
 }
 
 impl PublicKeys {
@@ -141,6 +142,7 @@ impl PublicKeys {
             snapshot: ArcSwap::from_pointee(empty),
             reload_lock: tokio::sync::Mutex::new(()),
             last_prune: AtomicI64::new(i64::MIN),
+            last_forced_reload: AtomicI64::new(i64::MIN),
         };
         keys.reload().await?;
         Ok(keys)
@@ -175,15 +177,15 @@ impl PublicKeys {
             return Ok(Some(key.clone()));
         }
         let _guard = self.reload_lock.lock().await;
-        let snapshot = self.snapshot.load();
-        if let Some(key) = snapshot.keys.get(kid) {
+        if let Some(key) = self.snapshot.load().keys.get(kid) {
             return Ok(Some(key.clone()));
         }
-        if self.clock.now_millis().saturating_sub(snapshot.loaded_at)
-            < MIN_FORCED_RELOAD_INTERVAL_MS
-        {
+        let now = self.clock.now_millis();
+        let last = self.last_forced_reload.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < MIN_FORCED_RELOAD_INTERVAL_MS {
             return Ok(None);
         }
+        self.last_forced_reload.store(now, Ordering::Relaxed);
         self.reload_locked().await?;
         Ok(self.snapshot.load().keys.get(kid).cloned())
     }

@@ -1,0 +1,320 @@
+//! Configuration errors name their key and say how to fix it; the real binary starts on the
+//! example config with an empty environment and shuts down gracefully on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use stagedoor::config::{self, Source};
+
+fn load(yaml: &str, env: &[(&str, &str)]) -> Result<config::Settings, String> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let sources = [
+        Source::Text {
+            name: "base.yaml".into(),
+            yaml: common::BASE_CONFIG.into(),
+        },
+        Source::Text {
+            name: "app-config.local.yaml".into(),
+            yaml: yaml.into(),
+        },
+    ];
+    config::load(&sources, &lookup).map_err(|error| error.to_string())
+}
+
+#[track_caller]
+fn assert_problem(yaml: &str, expected: &[&str]) {
+    let error = load(yaml, &[])
+        .err()
+        .unwrap_or_else(|| panic!("config should be refused:\n{yaml}"));
+    for part in expected {
+        assert!(error.contains(part), "expected {part:?} in:\n{error}");
+    }
+}
+
+#[test]
+fn each_bad_value_is_named_by_its_key() {
+    assert_problem(
+        "auth:\n  providers:\n    guest:\n      userEntityRef: guest\n",
+        &[
+            "auth.providers.guest.userEntityRef: \"guest\" is not an entity ref; expected kind:namespace/name",
+        ],
+    );
+    assert_problem(
+        "auth:\n  providers:\n    guest:\n      ownershipEntityRefs: [user:default/a, 'group:']\n",
+        &["auth.providers.guest.ownershipEntityRefs.1: \"group:\" is not an entity ref"],
+    );
+    assert_problem(
+        "stagedoor:\n  lisen: { port: 1 }\n",
+        &[
+            "stagedoor.lisen: unknown field: found `lisen`",
+            "`listen`",
+            "remove it or fix its spelling",
+        ],
+    );
+    assert_problem(
+        "stagedoor:\n  listen: { prot: 1 }\n",
+        &["stagedoor.listen.prot: unknown field"],
+    );
+    assert_problem(
+        "stagedoor:\n  listen: { port: abc }\n",
+        &["stagedoor.listen.port: \"abc\" is not a port number"],
+    );
+    assert_problem(
+        "stagedoor:\n  listen: { port: 70000 }\n",
+        &["stagedoor.listen.port: 70000 is not a port number"],
+    );
+    assert_problem(
+        "auth:\n  backstageTokenExpiration: '3600'\n",
+        &[
+            "auth.backstageTokenExpiration: \"3600\" is not a duration",
+            "\"1h\"",
+        ],
+    );
+    assert_problem(
+        "auth:\n  backstageTokenExpiration: { hourz: 1 }\n",
+        &["auth.backstageTokenExpiration"],
+    );
+    assert_problem(
+        "auth:\n  keyStore: { provider: vault }\n",
+        &["auth.keyStore.provider: \"vault\" is not a key store; use database, memory or static"],
+    );
+    assert_problem(
+        "auth:\n  keyStore: { provider: firestore }\n",
+        &["auth.keyStore.provider: \"firestore\" is not supported"],
+    );
+    assert_problem(
+        "auth:\n  keyStore: { provider: static }\n",
+        &["auth.keyStore.static.keys: needs at least one key"],
+    );
+    assert_problem(
+        "auth:\n  keyStore:\n    provider: static\n    static:\n      keys: [{ keyId: k, privateKeyFile: /nonexistent/k.pem, publicKeyFile: /nonexistent/p.pem }]\n",
+        &["auth.keyStore.static.keys.0.privateKeyFile: cannot read \"/nonexistent/k.pem\""],
+    );
+    assert_problem(
+        "auth:\n  identityTokenAlgorithm: RS256\n",
+        &["auth.identityTokenAlgorithm: \"RS256\" is not supported"],
+    );
+    assert_problem(
+        "auth:\n  omitIdentityTokenOwnershipClaim: maybe\n",
+        &[
+            "auth.omitIdentityTokenOwnershipClaim",
+            "in config file app-config.local.yaml",
+        ],
+    );
+    assert_problem(
+        "app:\n  baseUrl: not a url\n",
+        &["app.baseUrl: \"not a url\" is not an absolute http(s) URL"],
+    );
+    assert_problem(
+        "stagedoor:\n  baseUrl: ftp://x\n",
+        &["stagedoor.baseUrl: \"ftp://x\" is not an absolute http(s) URL"],
+    );
+    assert_problem(
+        "auth:\n  experimentalExtraAllowedOrigins: ['https://[']\n",
+        &["auth.experimentalExtraAllowedOrigins"],
+    );
+    assert_problem(
+        "stagedoor:\n  database: postgres://db/auth\n",
+        &["stagedoor.database: PostgreSQL is not supported"],
+    );
+}
+
+#[test]
+fn required_keys_are_reported_together() {
+    let sources = [Source::Text {
+        name: "empty.yaml".into(),
+        yaml: "auth: {}\n".into(),
+    }];
+    let error = config::load(&sources, &|_| None).unwrap_err().to_string();
+    assert!(error.contains("app.baseUrl: is required"), "{error}");
+    assert!(error.contains("backend.baseUrl: is required"), "{error}");
+}
+
+#[test]
+fn environment_substitution_as_backstage_does_it() {
+    let yaml = "app:\n  baseUrl: https://${HOST}\nstagedoor:\n  listen: { port: '${PORT}' }\n";
+    let settings = load(yaml, &[("HOST", "backstage.example.com"), ("PORT", "8080")]).unwrap();
+    assert_eq!(settings.app_origin, "https://backstage.example.com");
+    assert_eq!(settings.listen_port, 8080);
+
+    let error = load(
+        "auth:\n  providers:\n    guest:\n      userEntityRef: ${GUEST_REF}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains(
+            "auth.providers.guest.userEntityRef: environment variable GUEST_REF is not set"
+        ),
+        "{error}"
+    );
+    // Other plugins' secrets are not stagedoor's business: their missing variables are ignored.
+    assert!(
+        load(
+            "catalog:\n  providers:\n    github:\n      token: ${GITHUB_TOKEN}\n",
+            &[]
+        )
+        .is_ok()
+    );
+    // $$ escapes a literal ${...}.
+    let settings = load(
+        "auth:\n  providers:\n    guest:\n      userEntityRef: user:default/$${NAME}\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.guest.unwrap().user_entity_ref,
+        "user:default/${NAME}"
+    );
+}
+
+#[test]
+fn later_files_override_earlier_ones_and_discovery_sets_the_external_url() {
+    let settings = load(
+        "discovery:\n  endpoints:\n    - target: { internal: 'http://auth:7007/api/{{pluginId}}', external: 'https://auth.example.com/api/{{pluginId}}' }\n      plugins: [auth]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.external_base_url,
+        "https://auth.example.com/api/auth"
+    );
+    let settings = load(
+        "stagedoor:\n  baseUrl: https://sso.example.com/api/auth/\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.external_base_url,
+        "https://sso.example.com/api/auth"
+    );
+    let settings = load("backend:\n  baseUrl: https://b.example.com/\n", &[]).unwrap();
+    assert_eq!(settings.external_base_url, "https://b.example.com/api/auth");
+}
+
+fn stagedoor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stagedoor"))
+}
+
+#[test]
+fn help_and_version() {
+    let help = stagedoor().arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
+    let version = stagedoor().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("stagedoor {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_binary_refuses_a_bad_config_with_the_key_and_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app-config.yaml");
+    std::fs::write(&file, "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:7007\nauth:\n  providers:\n    guest:\n      userEntityRef: guest\n").unwrap();
+    let output = stagedoor()
+        .arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("auth.providers.guest.userEntityRef: \"guest\" is not an entity ref"),
+        "{stderr}"
+    );
+
+    let output = stagedoor()
+        .args(["serve", "--config", "/nonexistent/app-config.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("/nonexistent/app-config.yaml: config file not found")
+    );
+
+    std::fs::write(&file, "app: [unclosed\n").unwrap();
+    let output = stagedoor()
+        .arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a valid YAML document"));
+}
+
+#[tokio::test]
+async fn example_config_starts_with_no_environment_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = common::manifest_dir().join("app-config.example.yaml");
+    let local = dir.path().join("app-config.local.yaml");
+    std::fs::write(&local, "stagedoor:\n  listen: { port: 0 }\n").unwrap();
+    let mut child = stagedoor()
+        .args(["serve", "--config"])
+        .arg(&example)
+        .arg("--config")
+        .arg(&local)
+        .current_dir(dir.path())
+        .env_clear()
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(at) = line.find("listening on ") {
+            break line[at + "listening on ".len()..].trim().to_owned();
+        }
+    };
+    let http = common::client();
+    let session: serde_json::Value = http
+        .get(format!("{base}/guest/refresh"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session["backstageIdentity"]["identity"]["userEntityRef"],
+        "user:development/guest"
+    );
+    assert_eq!(
+        http.get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        dir.path().join("stagedoor.sqlite").exists(),
+        "the embedded database file is created"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|line| line.contains("shutting down")),
+        "{rest:?}"
+    );
+}
