@@ -1,0 +1,140 @@
+//! Interoperability with the real Backstage backend: a Node backend (catalog only, no auth
+//! plugin, `tests/node-backstage/`) whose discovery points `auth` at stagedoor must accept
+//! stagedoor's tokens and refuse forged, expired and foreign ones. The limited token rebuilt
+//! from `uip` is checked with `jose`, the library Backstage verifies with.
+//! Needs `tests/node-backstage/setup.sh` to have run (the README's test command does it).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, jose};
+use stagedoor::clock::Clock;
+
+const STATIC_TOKEN: &str = "interop-static-token-0123456789abcdef";
+
+fn harness_dir() -> std::path::PathBuf {
+    common::manifest_dir().join("tests/node-backstage")
+}
+
+/// The Node backend process; killed when dropped, even if the test fails.
+struct NodeBackend {
+    child: Child,
+    base: String,
+}
+
+impl Drop for NodeBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_node_backend(auth_url: &str) -> NodeBackend {
+    let dir = harness_dir();
+    assert!(
+        dir.join("node_modules/@backstage/backend-defaults").is_dir(),
+        "the Node test backend is not installed: run tests/node-backstage/setup.sh (the README's test command does it)"
+    );
+    let port = free_port();
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("stagedoor-node-backend-{port}.log"))).unwrap();
+    let child = Command::new("node")
+        .args(["index.js", "--config", "app-config.yaml"])
+        .current_dir(&dir)
+        .env("BACKEND_PORT", port.to_string())
+        .env("STAGEDOOR_AUTH_URL", auth_url)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("node");
+    let mut backend = NodeBackend {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let http = common::client();
+    let ready_url = format!("{}/api/catalog/entities/by-name/user/default/alice", backend.base);
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = http.get(&ready_url).bearer_auth(STATIC_TOKEN).send().await
+            && response.status() == 200
+        {
+            break;
+        }
+        if let Ok(Some(status)) = backend.child.try_wait() {
+            panic!("the Node backend exited with {status} (log in the temp dir)");
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the Node backend did not get ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    backend
+}
+
+async fn catalog_status(backend: &NodeBackend, token: &str) -> u16 {
+    common::client()
+        .get(format!("{}/api/catalog/entities/by-name/user/default/alice", backend.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Verifies `token` with jose against stagedoor's JWKS, in Node; returns the payload JSON.
+async fn jose_verify(jwks_url: &str, token: &str) -> Result<serde_json::Value, String> {
+    let script = r#"
+const jose = require('jose');
+const [url, token] = process.argv.slice(1);
+jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(url)), { algorithms: ['ES256'] })
+  .then(r => { console.log(JSON.stringify({ header: r.protectedHeader, payload: r.payload })); })
+  .catch(e => { console.error(e.code || e.message); process.exit(1); });
+"#;
+    // Async: the server under test runs on this test's runtime and must keep answering.
+    let output = tokio::process::Command::new("node")
+        .args(["-e", script, jwks_url, token])
+        .current_dir(harness_dir())
+        .output()
+        .await
+        .expect("node");
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).expect("jose output"))
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn the_real_backstage_catalog_accepts_stagedoor_tokens_and_refuses_bad_ones() {
+    let server = TestServer::start(&[]).await;
+    let backend = start_node_backend(&server.server.base_url()).await;
+
+    let token = server.guest_token().await;
+    assert_eq!(catalog_status(&backend, &token).await, 200, "a guest token is accepted");
+    assert_eq!(catalog_status(&backend, &jose::tamper(&token)).await, 401, "a changed signature is refused");
+    let foreign = jose::token_from_unknown_key(&jose::payload(&token));
+    assert_eq!(catalog_status(&backend, &foreign).await, 401, "a token from an unknown key is refused");
+    assert_eq!(catalog_status(&backend, "not-a-token").await, 401);
+
+    // A token that expired an hour ago, signed by a key that is still published.
+    let now = server.clock.now_millis();
+    server.clock.set_millis(now - 2 * 3600 * 1000);
+    let expired = server.guest_token().await;
+    server.clock.set_millis(now);
+    assert!(jose::payload(&expired)["exp"].as_i64().unwrap() < now / 1000);
+    assert_eq!(catalog_status(&backend, &expired).await, 401, "an expired token is refused");
+    assert_eq!(catalog_status(&backend, &server.guest_token().await).await, 200, "a fresh one still works");
+
+    // Every backend rebuilds the limited token from uip; jose must accept it.
+    let jwks_url = server.url("/.well-known/jwks.json");
+    let verified = jose_verify(&jwks_url, &jose::limited_token(&token)).await.expect("limited token verifies in jose");
+    assert_eq!(verified["header"]["typ"], "vnd.backstage.limited-user");
+    assert_eq!(verified["payload"]["sub"], "user:development/guest");
+    let verified = jose_verify(&jwks_url, &token).await.expect("user token verifies in jose");
+    assert_eq!(verified["payload"]["aud"], "backstage");
+    assert!(jose_verify(&jwks_url, &jose::tamper(&jose::limited_token(&token))).await.is_err());
+}
