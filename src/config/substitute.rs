@@ -174,8 +174,8 @@ mod tests {
 
     #[test]
     fn records_unresolved_references_with_their_path() {
-        let yaml = "auth:\n  providers:\n    x:\n      secret: ${NOPE}\n      id: ${HOST}\n      list: [${NOPE}, a]\n      file: {$file: missing.txt}\n      env: {$env: PORT}\n";
-        let data = figment::providers::Format::string::<figment::providers::Yaml>(yaml);
+        let yaml = "auth:\n  providers:\n    x:\n      secret: ${NOPE}\n      id: ${HOST}\n      list: ['${NOPE}', a]\n      file: {$file: missing.txt}\n      env: {$env: PORT}\n";
+        let data = <figment::providers::Yaml as figment::providers::Format>::string(yaml);
         let dict = figment::Provider::data(&data)
             .unwrap()
             .remove(&figment::Profile::Default)

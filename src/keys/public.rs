@@ -162,10 +162,10 @@ impl PublicKeys {
             return snapshot.body.clone();
         }
         // One request refreshes; the others keep serving the current snapshot meanwhile.
-        if let Ok(_guard) = self.reload_lock.try_lock() {
-            if let Err(error) = self.reload_locked().await {
-                tracing::warn!("serving the previous JWKS, re-reading keys failed: {error}");
-            }
+        if let Ok(_guard) = self.reload_lock.try_lock()
+            && let Err(error) = self.reload_locked().await
+        {
+            tracing::warn!("serving the previous JWKS, re-reading keys failed: {error}");
         }
         self.snapshot.load().body.clone()
     }
