@@ -63,11 +63,9 @@ pub async fn build_state(
         .await?,
     );
     let issuer = TokenIssuer::new(
+        &settings,
         keys.clone(),
         clock.clone(),
-        settings.external_base_url.clone(),
-        settings.token_lifetime_secs,
-        settings.omit_ownership_claim,
         UserInfoWriter::new(store.clone(), clock.clone()),
     );
     let guest = settings

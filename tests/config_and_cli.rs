@@ -214,43 +214,43 @@ fn help_and_version() {
     );
 }
 
+/// Runs `stagedoor serve --config <file>`; returns the exit code and stderr.
+fn serve_once(file: &std::path::Path) -> (Option<i32>, String) {
+    let output = stagedoor()
+        .arg("serve")
+        .arg("--config")
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn the_binary_refuses_a_bad_config_with_the_key_and_exit_status_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app-config.yaml");
     std::fs::write(&file, "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:7007\nauth:\n  providers:\n    guest:\n      userEntityRef: guest\n").unwrap();
-    let output = stagedoor()
-        .arg("serve")
-        .arg("--config")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, stderr) = serve_once(&file);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("auth.providers.guest.userEntityRef: \"guest\" is not an entity ref"),
         "{stderr}"
     );
 
-    let output = stagedoor()
-        .args(["serve", "--config", "/nonexistent/app-config.yaml"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    let (code, stderr) = serve_once(std::path::Path::new("/nonexistent/app-config.yaml"));
+    assert_eq!(code, Some(2));
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("/nonexistent/app-config.yaml: config file not found")
+        stderr.contains("/nonexistent/app-config.yaml: config file not found"),
+        "{stderr}"
     );
 
     std::fs::write(&file, "app: [unclosed\n").unwrap();
-    let output = stagedoor()
-        .arg("serve")
-        .arg("--config")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not a valid YAML document"));
+    let (code, stderr) = serve_once(&file);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("not a valid YAML document"), "{stderr}");
 }
 
 #[tokio::test]

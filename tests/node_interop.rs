@@ -32,17 +32,25 @@ impl Drop for NodeBackend {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_node_backend(auth_url: &str) -> NodeBackend {
     let dir = harness_dir();
     assert!(
-        dir.join("node_modules/@backstage/backend-defaults").is_dir(),
+        dir.join("node_modules/@backstage/backend-defaults")
+            .is_dir(),
         "the Node test backend is not installed: run tests/node-backstage/setup.sh (the README's test command does it)"
     );
     let port = free_port();
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("stagedoor-node-backend-{port}.log"))).unwrap();
+    let log = std::fs::File::create(
+        std::env::temp_dir().join(format!("stagedoor-node-backend-{port}.log")),
+    )
+    .unwrap();
     let child = Command::new("node")
         .args(["index.js", "--config", "app-config.yaml"])
         .current_dir(&dir)
@@ -57,7 +65,10 @@ async fn start_node_backend(auth_url: &str) -> NodeBackend {
         base: format!("http://127.0.0.1:{port}"),
     };
     let http = common::client();
-    let ready_url = format!("{}/api/catalog/entities/by-name/user/default/alice", backend.base);
+    let ready_url = format!(
+        "{}/api/catalog/entities/by-name/user/default/alice",
+        backend.base
+    );
     let started = Instant::now();
     loop {
         if let Ok(response) = http.get(&ready_url).bearer_auth(STATIC_TOKEN).send().await
@@ -68,7 +79,10 @@ async fn start_node_backend(auth_url: &str) -> NodeBackend {
         if let Ok(Some(status)) = backend.child.try_wait() {
             panic!("the Node backend exited with {status} (log in the temp dir)");
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the Node backend did not get ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the Node backend did not get ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     backend
@@ -76,7 +90,10 @@ async fn start_node_backend(auth_url: &str) -> NodeBackend {
 
 async fn catalog_status(backend: &NodeBackend, token: &str) -> u16 {
     common::client()
-        .get(format!("{}/api/catalog/entities/by-name/user/default/alice", backend.base))
+        .get(format!(
+            "{}/api/catalog/entities/by-name/user/default/alice",
+            backend.base
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -114,10 +131,22 @@ async fn the_real_backstage_catalog_accepts_stagedoor_tokens_and_refuses_bad_one
     let backend = start_node_backend(&server.server.base_url()).await;
 
     let token = server.guest_token().await;
-    assert_eq!(catalog_status(&backend, &token).await, 200, "a guest token is accepted");
-    assert_eq!(catalog_status(&backend, &jose::tamper(&token)).await, 401, "a changed signature is refused");
+    assert_eq!(
+        catalog_status(&backend, &token).await,
+        200,
+        "a guest token is accepted"
+    );
+    assert_eq!(
+        catalog_status(&backend, &jose::tamper(&token)).await,
+        401,
+        "a changed signature is refused"
+    );
     let foreign = jose::token_from_unknown_key(&jose::payload(&token));
-    assert_eq!(catalog_status(&backend, &foreign).await, 401, "a token from an unknown key is refused");
+    assert_eq!(
+        catalog_status(&backend, &foreign).await,
+        401,
+        "a token from an unknown key is refused"
+    );
     assert_eq!(catalog_status(&backend, "not-a-token").await, 401);
 
     // A token that expired an hour ago, signed by a key that is still published.
@@ -126,15 +155,31 @@ async fn the_real_backstage_catalog_accepts_stagedoor_tokens_and_refuses_bad_one
     let expired = server.guest_token().await;
     server.clock.set_millis(now);
     assert!(jose::payload(&expired)["exp"].as_i64().unwrap() < now / 1000);
-    assert_eq!(catalog_status(&backend, &expired).await, 401, "an expired token is refused");
-    assert_eq!(catalog_status(&backend, &server.guest_token().await).await, 200, "a fresh one still works");
+    assert_eq!(
+        catalog_status(&backend, &expired).await,
+        401,
+        "an expired token is refused"
+    );
+    assert_eq!(
+        catalog_status(&backend, &server.guest_token().await).await,
+        200,
+        "a fresh one still works"
+    );
 
     // Every backend rebuilds the limited token from uip; jose must accept it.
     let jwks_url = server.url("/.well-known/jwks.json");
-    let verified = jose_verify(&jwks_url, &jose::limited_token(&token)).await.expect("limited token verifies in jose");
+    let verified = jose_verify(&jwks_url, &jose::limited_token(&token))
+        .await
+        .expect("limited token verifies in jose");
     assert_eq!(verified["header"]["typ"], "vnd.backstage.limited-user");
     assert_eq!(verified["payload"]["sub"], "user:development/guest");
-    let verified = jose_verify(&jwks_url, &token).await.expect("user token verifies in jose");
+    let verified = jose_verify(&jwks_url, &token)
+        .await
+        .expect("user token verifies in jose");
     assert_eq!(verified["payload"]["aud"], "backstage");
-    assert!(jose_verify(&jwks_url, &jose::tamper(&jose::limited_token(&token))).await.is_err());
+    assert!(
+        jose_verify(&jwks_url, &jose::tamper(&jose::limited_token(&token)))
+            .await
+            .is_err()
+    );
 }

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::entity_ref::EntityRef;
 use crate::keys::{KeyError, KeyManager};
 use crate::store::StoreError;
@@ -70,19 +71,17 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(
+        settings: &Settings,
         keys: Arc<KeyManager>,
         clock: SharedClock,
-        issuer: String,
-        lifetime_secs: i64,
-        omit_ownership_claim: bool,
         user_info: UserInfoWriter,
     ) -> Self {
         Self {
             keys,
             clock,
-            issuer,
-            lifetime_secs,
-            omit_ownership_claim,
+            issuer: settings.external_base_url.clone(),
+            lifetime_secs: settings.token_lifetime_secs,
+            omit_ownership_claim: settings.omit_ownership_claim,
             user_info,
         }
     }
