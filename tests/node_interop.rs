@@ -125,6 +125,56 @@ jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(url)), { algorithms: ['ES2
     }
 }
 
+/// Asks Backstage's own `DefaultUserInfoService` (what every backend plugin uses for
+/// ownership) about `token`, with discovery pointing `auth` at stagedoor.
+async fn node_user_info(auth_url: &str, token: &str) -> Result<serde_json::Value, String> {
+    let script = r#"
+const path = require('path');
+const base = path.dirname(require.resolve('@backstage/backend-defaults/package.json'));
+const { DefaultUserInfoService } = require(path.join(base, 'dist/entrypoints/userInfo/DefaultUserInfoService.cjs.js'));
+const [authUrl, token] = process.argv.slice(1);
+const service = new DefaultUserInfoService({ discovery: { getBaseUrl: async () => authUrl } });
+const credentials = { $$type: '@backstage/BackstageCredentials', version: 'v1', principal: { type: 'user' }, token };
+service.getUserInfo(credentials)
+  .then(info => console.log(JSON.stringify(info)))
+  .catch(e => { console.error(e.message); process.exit(1); });
+"#;
+    let output = tokio::process::Command::new("node")
+        .args(["-e", script, auth_url, token])
+        .current_dir(harness_dir())
+        .output()
+        .await
+        .expect("node");
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).expect("user info output"))
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn backstage_user_info_service_reads_ownership_from_stagedoor() {
+    let server = TestServer::start(&["auth:\n  providers:\n    guest:\n      ownershipEntityRefs: [user:development/guest, group:default/team-a]\n"]).await;
+    let session = server.guest_session().await;
+    let token = session["backstageIdentity"]["token"].as_str().unwrap();
+    let expected = serde_json::json!({
+        "userEntityRef": "user:development/guest",
+        "ownershipEntityRefs": session["backstageIdentity"]["identity"]["ownershipEntityRefs"],
+    });
+    let base = server.server.base_url();
+    assert_eq!(
+        node_user_info(&base, token).await.expect("user token"),
+        expected
+    );
+    let limited = jose::limited_token(token);
+    assert_eq!(
+        node_user_info(&base, &limited)
+            .await
+            .expect("limited token"),
+        expected
+    );
+}
+
 #[tokio::test]
 async fn the_real_backstage_catalog_accepts_stagedoor_tokens_and_refuses_bad_ones() {
     let server = TestServer::start(&[]).await;
