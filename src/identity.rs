@@ -39,7 +39,7 @@ impl BackstageIdentityResponse {
 }
 
 /// `profile` of a session response: absent values are omitted, never `null`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]

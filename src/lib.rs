@@ -1,5 +1,6 @@
 //! stagedoor: Backstage's auth backend (`/api/auth`), as one small service.
 
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod identity;
 pub mod keys;
 pub mod providers;
+pub mod resolvers;
 pub mod server;
 pub mod store;
 pub mod tokens;

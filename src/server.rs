@@ -54,7 +54,7 @@ pub async fn build_state(
     let clock = deps.clock;
     let store = Store::connect(&settings.database).await?;
     let keys = Arc::new(
-        KeyManager::new(
+        KeyManager::for_user_tokens(
             &settings.key_store,
             &store,
             clock.clone(),

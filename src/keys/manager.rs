@@ -8,7 +8,7 @@ use arc_swap::ArcSwapOption;
 use super::{KeyError, PublicKeySource, PublicKeys, SigningKey};
 use crate::clock::SharedClock;
 use crate::config::{KeyStoreSettings, StaticKeySettings};
-use crate::store::Store;
+use crate::store::{KeySet, Store};
 
 /// Generated keys stay published for this many token lifetimes after their creation.
 const RETENTION_LIFETIMES: i64 = 3;
@@ -22,43 +22,73 @@ pub struct KeyManager {
     public: Arc<PublicKeys>,
 }
 
+/// Plugin (service) keys rotate hourly, as Backstage's own plugin keys do.
+const PLUGIN_KEY_ROTATION_MS: i64 = 3600 * 1000;
+
 impl KeyManager {
-    pub async fn new(
+    /// Keys for Backstage user tokens, as `auth.keyStore` configures them.
+    pub async fn for_user_tokens(
         settings: &KeyStoreSettings,
         store: &Store,
         clock: SharedClock,
         token_lifetime_secs: i64,
     ) -> Result<Self, KeyError> {
         let rotation_ms = token_lifetime_secs * 1000;
-        let retention = Some(rotation_ms * RETENTION_LIFETIMES);
-        let (source, retention, current, rotation_ms) = match settings {
-            KeyStoreSettings::Database => (
-                PublicKeySource::Database(store.clone()),
-                retention,
-                None,
-                Some(rotation_ms),
-            ),
-            KeyStoreSettings::Memory => (
-                PublicKeySource::Memory(Default::default()),
-                retention,
-                None,
-                Some(rotation_ms),
-            ),
+        match settings {
+            KeyStoreSettings::Database => {
+                let source = PublicKeySource::Database(store.clone(), KeySet::User);
+                Self::rotating(source, rotation_ms, clock).await
+            }
+            KeyStoreSettings::Memory => {
+                Self::rotating(
+                    PublicKeySource::Memory(Default::default()),
+                    rotation_ms,
+                    clock,
+                )
+                .await
+            }
             KeyStoreSettings::Static(keys) => {
                 let keys = load_static(keys)?;
                 let published = keys.iter().map(|key| key.stored()).collect();
                 let signing = keys.into_iter().next().map(Arc::new);
-                (PublicKeySource::Static(published), None, signing, None)
+                let public =
+                    PublicKeys::load(PublicKeySource::Static(published), clock.clone(), None)
+                        .await?;
+                Ok(Self::assemble(clock, None, signing, public))
             }
-        };
-        let public = Arc::new(PublicKeys::load(source, clock.clone(), retention).await?);
-        Ok(Self {
+        }
+    }
+
+    /// Keys for the service tokens stagedoor sends to other plugins (the catalog). Always in
+    /// the database, so whichever replica the catalog asks publishes every replica's keys.
+    pub async fn for_plugin_tokens(store: &Store, clock: SharedClock) -> Result<Self, KeyError> {
+        let source = PublicKeySource::Database(store.clone(), KeySet::Plugin);
+        Self::rotating(source, PLUGIN_KEY_ROTATION_MS, clock).await
+    }
+
+    async fn rotating(
+        source: PublicKeySource,
+        rotation_ms: i64,
+        clock: SharedClock,
+    ) -> Result<Self, KeyError> {
+        let retention = Some(rotation_ms * RETENTION_LIFETIMES);
+        let public = PublicKeys::load(source, clock.clone(), retention).await?;
+        Ok(Self::assemble(clock, Some(rotation_ms), None, public))
+    }
+
+    fn assemble(
+        clock: SharedClock,
+        rotation_ms: Option<i64>,
+        current: Option<Arc<SigningKey>>,
+        public: PublicKeys,
+    ) -> Self {
+        Self {
             clock,
             rotation_ms,
             current: ArcSwapOption::new(current),
             rotation_lock: tokio::sync::Mutex::new(()),
-            public,
-        })
+            public: Arc::new(public),
+        }
     }
 
     pub fn public_keys(&self) -> &Arc<PublicKeys> {

@@ -15,7 +15,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
 use super::KeyError;
 use crate::clock::{SharedClock, UnixMillis};
-use crate::store::{Store, StoredKey};
+use crate::store::{KeySet, Store, StoredKey};
 
 /// How long a snapshot is served before it is re-read.
 const REFRESH_INTERVAL_MS: i64 = 1000;
@@ -27,7 +27,7 @@ const PRUNE_INTERVAL_MS: i64 = 60_000;
 /// Where public keys are kept.
 pub enum PublicKeySource {
     /// Shared by every replica on the same database.
-    Database(Store),
+    Database(Store, KeySet),
     /// This process only (`auth.keyStore.provider: memory`).
     Memory(Mutex<Vec<StoredKey>>),
     /// Fixed at start-up (`auth.keyStore.provider: static`); never expire.
@@ -37,7 +37,7 @@ pub enum PublicKeySource {
 impl PublicKeySource {
     async fn insert(&self, key: &StoredKey) -> Result<(), KeyError> {
         match self {
-            Self::Database(store) => Ok(store.insert_signing_key(key).await?),
+            Self::Database(store, set) => Ok(store.insert_key(*set, key).await?),
             Self::Memory(keys) => {
                 lock(keys).push(key.clone());
                 Ok(())
@@ -48,7 +48,7 @@ impl PublicKeySource {
 
     async fn list(&self) -> Result<Vec<StoredKey>, KeyError> {
         match self {
-            Self::Database(store) => Ok(store.list_signing_keys().await?),
+            Self::Database(store, set) => Ok(store.list_keys(*set).await?),
             Self::Memory(keys) => Ok(lock(keys).clone()),
             Self::Static(keys) => Ok(keys.clone()),
         }
@@ -56,8 +56,8 @@ impl PublicKeySource {
 
     async fn prune(&self, cutoff: UnixMillis) -> Result<(), KeyError> {
         match self {
-            Self::Database(store) => {
-                store.delete_signing_keys_created_before(cutoff).await?;
+            Self::Database(store, set) => {
+                store.delete_keys_created_before(*set, cutoff).await?;
             }
             Self::Memory(keys) => lock(keys).retain(|key| key.created_at >= cutoff),
             Self::Static(_) => {}

@@ -137,6 +137,24 @@ impl SigningKey {
         Ok(URL_SAFE_NO_PAD.encode(signature.as_ref()))
     }
 
+    /// A compact JWS of `claims` with the protected header `{typ, alg, kid}`.
+    pub fn compact_jws<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let header = serde_json::to_vec(&Header {
+            typ,
+            alg: "ES256",
+            kid: &self.kid,
+        })
+        .map_err(|_| KeyError::Sign)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
+        let mut jws = URL_SAFE_NO_PAD.encode(header);
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(claims));
+        let signature = self.sign_b64(jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&signature);
+        Ok(jws)
+    }
+
     pub fn stored(&self) -> StoredKey {
         StoredKey {
             kid: self.kid.clone(),

@@ -18,6 +18,15 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
+/// Which published key set a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySet {
+    /// Keys that sign Backstage user tokens (`/.well-known/jwks.json`).
+    User,
+    /// Keys that sign stagedoor's service tokens to other plugins (`/.backstage/auth/v1/jwks.json`).
+    Plugin,
+}
+
 /// A public key as stored: its id, its public JWK as JSON text, and when it was created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
@@ -39,24 +48,25 @@ impl Store {
         }
     }
 
-    pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+    pub async fn insert_key(&self, set: KeySet, key: &StoredKey) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(store) => store.insert_signing_key(key).await,
+            Self::Sqlite(store) => store.insert_key(set, key).await,
         }
     }
 
-    pub async fn list_signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    pub async fn list_keys(&self, set: KeySet) -> Result<Vec<StoredKey>, StoreError> {
         match self {
-            Self::Sqlite(store) => store.list_signing_keys().await,
+            Self::Sqlite(store) => store.list_keys(set).await,
         }
     }
 
-    pub async fn delete_signing_keys_created_before(
+    pub async fn delete_keys_created_before(
         &self,
+        set: KeySet,
         cutoff: UnixMillis,
     ) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(store) => store.delete_signing_keys_created_before(cutoff).await,
+            Self::Sqlite(store) => store.delete_keys_created_before(set, cutoff).await,
         }
     }
 

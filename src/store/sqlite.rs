@@ -8,7 +8,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{StoreError, StoredKey};
+use super::{KeySet, StoreError, StoredKey};
 use crate::clock::UnixMillis;
 
 #[derive(Debug, Clone)]
@@ -51,8 +51,12 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO signing_keys (kid, created_at, key) VALUES (?, ?, ?)")
+    pub async fn insert_key(&self, set: KeySet, key: &StoredKey) -> Result<(), StoreError> {
+        let sql = match set {
+            KeySet::User => "INSERT INTO signing_keys (kid, created_at, key) VALUES (?, ?, ?)",
+            KeySet::Plugin => "INSERT INTO plugin_keys (kid, created_at, key) VALUES (?, ?, ?)",
+        };
+        sqlx::query(sql)
             .bind(&key.kid)
             .bind(key.created_at)
             .bind(&key.jwk_json)
@@ -61,10 +65,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn list_signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows = sqlx::query("SELECT kid, created_at, key FROM signing_keys ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn list_keys(&self, set: KeySet) -> Result<Vec<StoredKey>, StoreError> {
+        let sql = match set {
+            KeySet::User => "SELECT kid, created_at, key FROM signing_keys ORDER BY created_at",
+            KeySet::Plugin => "SELECT kid, created_at, key FROM plugin_keys ORDER BY created_at",
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|row| {
                 Ok(StoredKey {
@@ -76,14 +82,16 @@ impl SqliteStore {
             .collect()
     }
 
-    pub async fn delete_signing_keys_created_before(
+    pub async fn delete_keys_created_before(
         &self,
+        set: KeySet,
         cutoff: UnixMillis,
     ) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM signing_keys WHERE created_at < ?")
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await?;
+        let sql = match set {
+            KeySet::User => "DELETE FROM signing_keys WHERE created_at < ?",
+            KeySet::Plugin => "DELETE FROM plugin_keys WHERE created_at < ?",
+        };
+        let result = sqlx::query(sql).bind(cutoff).execute(&self.pool).await?;
         Ok(result.rows_affected())
     }
 

@@ -1,0 +1,242 @@
+//! The Backstage catalog, as sign-in resolvers query it (§10.3): user lookups by entity ref or
+//! by filter, authenticated like the `auth` plugin, with timeouts, one retry on connection
+//! errors, and a short-lived cache that coalesces concurrent identical lookups, so a refresh
+//! storm does not become a catalog storm.
+
+mod credentials;
+mod entity;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+pub use credentials::{CatalogAuthSettings, CatalogCredentials};
+pub use entity::Entity;
+
+/// Characters escaped in one path segment (as `encodeURIComponent` would).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    pub base_url: String,
+    pub auth: CatalogAuthSettings,
+    pub timeout: Duration,
+    /// Zero disables the cache.
+    pub cache_ttl: Duration,
+    pub cache_capacity: u64,
+}
+
+/// A user lookup, in the catalog's terms.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub enum UserQuery {
+    ByRef {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    /// Each inner list becomes one `filter` parameter (its conditions AND-ed); several
+    /// parameters are OR-ed. `kind=user` is added where a filter names no kind.
+    ByFilter(Vec<Vec<(String, String)>>),
+}
+
+impl UserQuery {
+    /// `{kind: User, namespace: default, name}`.
+    pub fn user_named(name: &str) -> Self {
+        Self::ByRef {
+            kind: "User".into(),
+            namespace: "default".into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn by_annotation(annotation: &str, value: &str) -> Self {
+        Self::ByFilter(vec![vec![(
+            format!("metadata.annotations.{annotation}"),
+            value.into(),
+        )]])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("User not found")]
+    NotFound,
+    #[error("User lookup resulted in multiple matches")]
+    Conflict,
+    /// The catalog could not answer: down, slow, or failing.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// What a lookup found; cached, including "nothing" (a storm of unknown users is a storm too).
+#[derive(Debug, Clone)]
+enum Lookup {
+    Found(Arc<Entity>),
+    NotFound,
+    Conflict,
+}
+
+pub struct CatalogClient {
+    http: reqwest::Client,
+    settings: CatalogSettings,
+    credentials: CatalogCredentials,
+    cache: Option<moka::future::Cache<UserQuery, Lookup>>,
+}
+
+impl CatalogClient {
+    pub fn new(
+        settings: CatalogSettings,
+        credentials: CatalogCredentials,
+        http: reqwest::Client,
+    ) -> Self {
+        let cache = (!settings.cache_ttl.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(settings.cache_capacity)
+                .time_to_live(settings.cache_ttl)
+                .build()
+        });
+        Self {
+            http,
+            settings,
+            credentials,
+            cache,
+        }
+    }
+
+    pub async fn find_user(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
+        let lookup = match &self.cache {
+            Some(cache) => cache
+                .try_get_with_by_ref(query, self.fetch(query))
+                .await
+                .map_err(|error: Arc<CatalogError>| (*error).clone())?,
+            None => self.fetch(query).await?,
+        };
+        match lookup {
+            Lookup::Found(entity) => Ok(entity),
+            Lookup::NotFound => Err(CatalogError::NotFound),
+            Lookup::Conflict => Err(CatalogError::Conflict),
+        }
+    }
+
+    async fn fetch(&self, query: &UserQuery) -> Result<Lookup, CatalogError> {
+        let url = self.url(query)?;
+        let response = self.get(url).await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND && matches!(query, UserQuery::ByRef { .. }) {
+            return Ok(Lookup::NotFound);
+        }
+        if !status.is_success() {
+            return Err(CatalogError::Unavailable(format!(
+                "the catalog answered {status}"
+            )));
+        }
+        let unreadable = |error: reqwest::Error| {
+            CatalogError::Unavailable(format!("the catalog's answer could not be read: {error}"))
+        };
+        match query {
+            UserQuery::ByRef { .. } => Ok(Lookup::Found(Arc::new(
+                response.json().await.map_err(unreadable)?,
+            ))),
+            UserQuery::ByFilter(_) => {
+                let mut entities: Vec<Entity> = response.json().await.map_err(unreadable)?;
+                Ok(match entities.len() {
+                    0 => Lookup::NotFound,
+                    1 => Lookup::Found(Arc::new(entities.remove(0))),
+                    _ => Lookup::Conflict,
+                })
+            }
+        }
+    }
+
+    fn url(&self, query: &UserQuery) -> Result<reqwest::Url, CatalogError> {
+        let base = self.settings.base_url.trim_end_matches('/');
+        let invalid = |error: url::ParseError| {
+            CatalogError::Unavailable(format!("invalid catalog URL: {error}"))
+        };
+        match query {
+            UserQuery::ByRef {
+                kind,
+                namespace,
+                name,
+            } => {
+                let path = [kind, namespace, name]
+                    .map(|part| utf8_percent_encode(part, SEGMENT).to_string())
+                    .join("/");
+                reqwest::Url::parse(&format!("{base}/entities/by-name/{path}")).map_err(invalid)
+            }
+            UserQuery::ByFilter(filters) => {
+                let mut url = reqwest::Url::parse(&format!("{base}/entities")).map_err(invalid)?;
+                {
+                    let mut pairs = url.query_pairs_mut();
+                    for filter in filters {
+                        pairs.append_pair("filter", &filter_parameter(filter));
+                    }
+                }
+                Ok(url)
+            }
+        }
+    }
+
+    /// One GET, retried once if the connection could not be made.
+    async fn get(&self, url: reqwest::Url) -> Result<reqwest::Response, CatalogError> {
+        let mut retried = false;
+        loop {
+            let authorization = self.credentials.authorization().await.map_err(|error| {
+                CatalogError::Unavailable(format!("cannot sign the catalog credentials: {error}"))
+            })?;
+            let result = self
+                .http
+                .get(url.clone())
+                .header(reqwest::header::AUTHORIZATION, authorization)
+                .timeout(self.settings.timeout)
+                .send()
+                .await;
+            match result {
+                Ok(response) => return Ok(response),
+                Err(error) if error.is_connect() && !retried => retried = true,
+                Err(error) => {
+                    let reason = if error.is_timeout() {
+                        format!("no answer within {} ms", self.settings.timeout.as_millis())
+                    } else if error.is_connect() {
+                        "the connection failed".to_owned()
+                    } else {
+                        "the request failed".to_owned()
+                    };
+                    return Err(CatalogError::Unavailable(format!(
+                        "the catalog at {} could not be reached: {reason}",
+                        self.settings.base_url
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn filter_parameter(filter: &[(String, String)]) -> String {
+    let mut parts: Vec<String> = Vec::with_capacity(filter.len() + 1);
+    if !filter
+        .iter()
+        .any(|(key, _)| key.eq_ignore_ascii_case("kind"))
+    {
+        parts.push("kind=user".to_owned());
+    }
+    parts.extend(filter.iter().map(|(key, value)| format!("{key}={value}")));
+    parts.join(",")
+}
