@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -29,6 +30,8 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
 }
@@ -68,6 +71,18 @@ pub async fn build_state(
         clock.clone(),
         UserInfoWriter::new(store.clone(), clock.clone()),
     );
+    let plugin_keys = Arc::new(KeyManager::for_plugin_tokens(&store, clock.clone()).await?);
+    let http = crate::outbound::client().map_err(|error| StartError::Http(error.to_string()))?;
+    let credentials = CatalogCredentials::new(
+        settings.catalog.auth.clone(),
+        plugin_keys.clone(),
+        clock.clone(),
+    );
+    let catalog = Arc::new(CatalogClient::new(
+        settings.catalog.clone(),
+        credentials,
+        http,
+    ));
     let guest = settings
         .guest
         .clone()
@@ -83,6 +98,8 @@ pub async fn build_state(
         clock,
         store,
         keys,
+        plugin_keys,
+        catalog,
         issuer,
         guest,
     }))

@@ -25,7 +25,7 @@ async fn routing_follows_backstage_precedence() {
         ("GET", "/v1/nonexistent", "v1"),
         ("POST", "/v1/userinfo", "v1"),
         ("POST", "/.well-known/jwks.json", ".well-known"),
-        ("GET", "/.backstage/auth/v1/jwks.json", ".backstage"),
+        ("GET", "/.backstage/auth/v1/cookie", ".backstage"),
     ] {
         let message = format!("Unknown auth provider '{segment}'");
         assert_error(

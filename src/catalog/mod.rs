@@ -93,11 +93,17 @@ enum Lookup {
     Conflict,
 }
 
+/// After a failure, lookups fail fast for this long: a struggling catalog is not hammered,
+/// and sign-ins that can fall back (guest) do so at once.
+const FAIL_FAST_FOR: Duration = Duration::from_secs(2);
+
 pub struct CatalogClient {
     http: reqwest::Client,
     settings: CatalogSettings,
     credentials: CatalogCredentials,
     cache: Option<moka::future::Cache<UserQuery, Lookup>>,
+    /// When the last failure happened, and why.
+    last_failure: arc_swap::ArcSwapOption<(std::time::Instant, String)>,
 }
 
 impl CatalogClient {
@@ -117,10 +123,29 @@ impl CatalogClient {
             settings,
             credentials,
             cache,
+            last_failure: arc_swap::ArcSwapOption::empty(),
         }
     }
 
+    pub fn base_url(&self) -> &str {
+        &self.settings.base_url
+    }
+
     pub async fn find_user(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
+        if let Some(failure) = self.last_failure.load().as_deref()
+            && failure.0.elapsed() < FAIL_FAST_FOR
+        {
+            return Err(CatalogError::Unavailable(failure.1.clone()));
+        }
+        let result = self.cached_lookup(query).await;
+        if let Err(CatalogError::Unavailable(reason)) = &result {
+            self.last_failure
+                .store(Some(Arc::new((std::time::Instant::now(), reason.clone()))));
+        }
+        result
+    }
+
+    async fn cached_lookup(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
         let lookup = match &self.cache {
             Some(cache) => cache
                 .try_get_with_by_ref(query, self.fetch(query))

@@ -138,6 +138,29 @@ pub struct RawStagedoor {
     pub base_url: Option<String>,
     pub database: Option<String>,
     pub development: Option<bool>,
+    pub catalog: RawCatalog,
+}
+
+/// How stagedoor reaches the catalog for sign-in lookups.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCatalog {
+    pub base_url: Option<String>,
+    pub auth: Option<RawCatalogAuth>,
+    pub timeout: Option<DurationValue>,
+    pub cache_ttl: Option<DurationValue>,
+    pub cache_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCatalogAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub token: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

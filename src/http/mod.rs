@@ -19,6 +19,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode, header};
 
+use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::keys::KeyManager;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub clock: SharedClock,
     pub store: Store,
     pub keys: Arc<KeyManager>,
+    /// Keys of the service tokens stagedoor sends to the catalog.
+    pub plugin_keys: Arc<KeyManager>,
+    pub catalog: Arc<CatalogClient>,
     pub issuer: TokenIssuer,
     pub guest: Option<GuestProvider>,
     pub openid_configuration: Bytes,
@@ -116,6 +120,17 @@ async fn route(
         {
             return Ok(wellknown::cli_client_metadata());
         }
+        [first, second, third, fourth]
+            if is(first, ".backstage")
+                && is(second, "auth")
+                && is(third, "v1")
+                && is(fourth, "jwks.json")
+                && get =>
+        {
+            return Ok(wellknown::json_document(
+                state.plugin_keys.public_keys().jwks_body().await,
+            ));
+        }
         [first, second] if is(first, "v1") && is(second, "userinfo") && get => {
             return userinfo::userinfo(state, &request.headers).await;
         }
@@ -143,7 +158,7 @@ async fn guest_route(
     match &segments[1..] {
         [action] if is(action, "refresh") && (get || post) => {
             refuse_large_body(request)?;
-            let session = guest.refresh(&state.issuer).await?;
+            let session = guest.refresh(&state.issuer, &state.catalog).await?;
             Ok(json_response(StatusCode::OK, &session))
         }
         [action] if is(action, "start") && get => Err(not_implemented()),

@@ -2,10 +2,13 @@
 
 use serde::Serialize;
 
+use crate::catalog::{CatalogClient, UserQuery};
 use crate::clock::SharedClock;
 use crate::config::GuestSettings;
+use crate::entity_ref::EntityRef;
 use crate::http::error::ApiError;
 use crate::identity::{BackstageIdentityResponse, Profile};
+use crate::resolvers::sign_in_with_catalog_user;
 use crate::tokens::TokenIssuer;
 
 const OUTSIDE_DEVELOPMENT: &str = "The guest provider cannot be used outside of a development environment unless 'auth.providers.guest.dangerouslyAllowOutsideDevelopment' is enabled";
@@ -15,6 +18,17 @@ const OUTSIDE_DEVELOPMENT: &str = "The guest provider cannot be used outside of 
 pub struct GuestSession {
     profile: Profile,
     backstage_identity: BackstageIdentityResponse,
+}
+
+impl GuestProvider {
+    fn query(&self) -> Option<UserQuery> {
+        let parsed = EntityRef::parse_with_kind(&self.settings.user_entity_ref).ok()?;
+        Some(UserQuery::ByRef {
+            kind: parsed.kind,
+            namespace: parsed.namespace,
+            name: parsed.name,
+        })
+    }
 }
 
 pub struct GuestProvider {
@@ -32,17 +46,35 @@ impl GuestProvider {
         }
     }
 
-    pub async fn refresh(&self, issuer: &TokenIssuer) -> Result<GuestSession, ApiError> {
+    pub async fn refresh(
+        &self,
+        issuer: &TokenIssuer,
+        catalog: &CatalogClient,
+    ) -> Result<GuestSession, ApiError> {
         if !self.development && !self.settings.allow_outside_development {
             return Err(ApiError::not_allowed(OUTSIDE_DEVELOPMENT));
         }
-        // Until catalog lookups exist, the configured fallback identity is used verbatim.
-        let issued = issuer
-            .issue(
-                &self.settings.user_entity_ref,
-                &self.settings.ownership_entity_refs,
-            )
-            .await?;
+        // The catalog's user if there is one (real ownership); on any error the configured
+        // identity, verbatim, as Node does.
+        let from_catalog = match self.query() {
+            Some(query) => sign_in_with_catalog_user(catalog, &query, None).await.ok(),
+            None => None,
+        };
+        let issued = match from_catalog {
+            Some(resolved) => {
+                issuer
+                    .issue(&resolved.user_entity_ref, &resolved.ownership_refs)
+                    .await?
+            }
+            None => {
+                issuer
+                    .issue(
+                        &self.settings.user_entity_ref,
+                        &self.settings.ownership_entity_refs,
+                    )
+                    .await?
+            }
+        };
         Ok(GuestSession {
             profile: Profile::default(),
             backstage_identity: BackstageIdentityResponse::new(issued, self.clock.now_millis()),

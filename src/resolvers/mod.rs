@@ -107,7 +107,7 @@ impl SignIn {
 
 /// `signInWithCatalogUser`: the catalog's user, or (when a fallback is allowed) a user that
 /// exists only in the token.
-pub(crate) async fn sign_in_with_catalog_user(
+pub async fn sign_in_with_catalog_user(
     catalog: &CatalogClient,
     query: &UserQuery,
     fallback: Option<&str>,

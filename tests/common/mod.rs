@@ -35,6 +35,8 @@ auth:
 stagedoor:
   listen: { host: 127.0.0.1, port: 0 }
   database: "sqlite::memory:"
+  # Nothing listens here: the guest falls back to its configured identity, as in the captures.
+  catalog: { baseUrl: "http://127.0.0.1:1/api/catalog" }
 "#;
 
 pub fn settings(overrides: &[&str]) -> Settings {
@@ -114,11 +116,9 @@ impl TestServer {
     }
 }
 
+/// No redirects followed, like the browser-less clients Backstage's frontend is tested with.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    stagedoor::outbound::client().expect("client")
 }
 
 /// Asserts Backstage's error body (§2.1) with this status, name and message.

@@ -1,0 +1,16 @@
+//! The HTTP client for calls stagedoor makes (catalog, identity providers): rustls with the
+//! `ring` provider already used for signing, system trust roots, no redirects.
+
+use std::time::Duration;
+
+/// Builds the shared client. Installs `ring` as the process's TLS crypto provider first.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // Already installed (a second server in the same process) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("stagedoor/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
