@@ -6,87 +6,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use common::node::NodeBackend;
 use common::{TestServer, jose};
 use stagedoor::clock::Clock;
-
-const STATIC_TOKEN: &str = "interop-static-token-0123456789abcdef";
-
-fn harness_dir() -> std::path::PathBuf {
-    common::manifest_dir().join("tests/node-backstage")
-}
-
-/// The Node backend process; killed when dropped, even if the test fails.
-struct NodeBackend {
-    child: Child,
-    base: String,
-}
-
-impl Drop for NodeBackend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_node_backend(auth_url: &str) -> NodeBackend {
-    let dir = harness_dir();
-    assert!(
-        dir.join("node_modules/@backstage/backend-defaults")
-            .is_dir(),
-        "the Node test backend is not installed: run tests/node-backstage/setup.sh (the README's test command does it)"
-    );
-    let port = free_port();
-    let log = std::fs::File::create(
-        std::env::temp_dir().join(format!("stagedoor-node-backend-{port}.log")),
-    )
-    .unwrap();
-    let child = Command::new("node")
-        .args(["index.js", "--config", "app-config.yaml"])
-        .current_dir(&dir)
-        .env("BACKEND_PORT", port.to_string())
-        .env("STAGEDOOR_AUTH_URL", auth_url)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("node");
-    let mut backend = NodeBackend {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let http = common::client();
-    let ready_url = format!(
-        "{}/api/catalog/entities/by-name/user/default/alice",
-        backend.base
-    );
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = http.get(&ready_url).bearer_auth(STATIC_TOKEN).send().await
-            && response.status() == 200
-        {
-            break;
-        }
-        if let Ok(Some(status)) = backend.child.try_wait() {
-            panic!("the Node backend exited with {status} (log in the temp dir)");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the Node backend did not get ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    backend
-}
 
 async fn catalog_status(backend: &NodeBackend, token: &str) -> u16 {
     common::client()
@@ -112,17 +34,7 @@ jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(url)), { algorithms: ['ES2
   .catch(e => { console.error(e.code || e.message); process.exit(1); });
 "#;
     // Async: the server under test runs on this test's runtime and must keep answering.
-    let output = tokio::process::Command::new("node")
-        .args(["-e", script, jwks_url, token])
-        .current_dir(harness_dir())
-        .output()
-        .await
-        .expect("node");
-    if output.status.success() {
-        Ok(serde_json::from_slice(&output.stdout).expect("jose output"))
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
-    }
+    NodeBackend::node_script(script, &[jwks_url, token]).await
 }
 
 /// Asks Backstage's own `DefaultUserInfoService` (what every backend plugin uses for
@@ -139,17 +51,7 @@ service.getUserInfo(credentials)
   .then(info => console.log(JSON.stringify(info)))
   .catch(e => { console.error(e.message); process.exit(1); });
 "#;
-    let output = tokio::process::Command::new("node")
-        .args(["-e", script, auth_url, token])
-        .current_dir(harness_dir())
-        .output()
-        .await
-        .expect("node");
-    if output.status.success() {
-        Ok(serde_json::from_slice(&output.stdout).expect("user info output"))
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
-    }
+    NodeBackend::node_script(script, &[auth_url, token]).await
 }
 
 #[tokio::test]
@@ -178,7 +80,7 @@ async fn backstage_user_info_service_reads_ownership_from_stagedoor() {
 #[tokio::test]
 async fn the_real_backstage_catalog_accepts_stagedoor_tokens_and_refuses_bad_ones() {
     let server = TestServer::start(&[]).await;
-    let backend = start_node_backend(&server.server.base_url()).await;
+    let backend = NodeBackend::start(&server.server.base_url(), None).await;
 
     let token = server.guest_token().await;
     assert_eq!(

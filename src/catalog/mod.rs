@@ -104,6 +104,7 @@ pub struct CatalogClient {
     cache: Option<moka::future::Cache<UserQuery, Lookup>>,
     /// When the last failure happened, and why.
     last_failure: arc_swap::ArcSwapOption<(std::time::Instant, String)>,
+    requests_sent: std::sync::atomic::AtomicU64,
 }
 
 impl CatalogClient {
@@ -124,7 +125,14 @@ impl CatalogClient {
             credentials,
             cache,
             last_failure: arc_swap::ArcSwapOption::empty(),
+            requests_sent: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// HTTP requests sent to the catalog so far (retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.requests_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn base_url(&self) -> &str {
@@ -226,6 +234,8 @@ impl CatalogClient {
             let authorization = self.credentials.authorization().await.map_err(|error| {
                 CatalogError::Unavailable(format!("cannot sign the catalog credentials: {error}"))
             })?;
+            self.requests_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let result = self
                 .http
                 .get(url.clone())

@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod jose;
+pub mod node;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ for (const name of ['BACKEND_PORT', 'STAGEDOOR_AUTH_URL']) {
     process.exit(2);
   }
 }
+process.env.CATALOG_FILE = process.env.CATALOG_FILE || require('path').join(__dirname, 'catalog', 'org.yaml');
 // JSON log lines (no colours) unless the caller chose otherwise; no deprecation noise.
 process.env.NODE_ENV = process.env.NODE_ENV || 'production';
 process.noDeprecation = true;

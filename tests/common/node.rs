@@ -1,0 +1,142 @@
+//! The real Node Backstage backend of `tests/node-backstage/` (catalog only, no auth plugin),
+//! started for a test with discovery pointing `auth` at stagedoor.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const STATIC_TOKEN: &str = "interop-static-token-0123456789abcdef";
+
+pub fn harness_dir() -> PathBuf {
+    super::manifest_dir().join("tests/node-backstage")
+}
+
+/// Killed when dropped, even if the test fails.
+pub struct NodeBackend {
+    child: Option<Child>,
+    pub port: u16,
+    pub base: String,
+    auth_url: String,
+    catalog_file: Option<PathBuf>,
+}
+
+impl Drop for NodeBackend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl NodeBackend {
+    /// Starts it and waits until its catalog serves `user:default/alice`.
+    pub async fn start(auth_url: &str, catalog_file: Option<&Path>) -> Self {
+        Self::start_at(free_port(), auth_url, catalog_file).await
+    }
+
+    pub async fn start_at(port: u16, auth_url: &str, catalog_file: Option<&Path>) -> Self {
+        assert!(
+            harness_dir()
+                .join("node_modules/@backstage/backend-defaults")
+                .is_dir(),
+            "the Node test backend is not installed: run tests/node-backstage/setup.sh (the README's test command does it)"
+        );
+        let mut backend = Self {
+            child: None,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            auth_url: auth_url.to_owned(),
+            catalog_file: catalog_file.map(Path::to_path_buf),
+        };
+        backend.spawn().await;
+        backend
+    }
+
+    async fn spawn(&mut self) {
+        let log_path =
+            std::env::temp_dir().join(format!("stagedoor-node-backend-{}.log", self.port));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut command = Command::new("node");
+        command
+            .args(["index.js", "--config", "app-config.yaml"])
+            .current_dir(harness_dir())
+            .env("BACKEND_PORT", self.port.to_string())
+            .env("STAGEDOOR_AUTH_URL", &self.auth_url)
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(file) = &self.catalog_file {
+            command.env("CATALOG_FILE", file);
+        }
+        self.child = Some(command.spawn().expect("node"));
+        let started = Instant::now();
+        while self.entity_status("alice").await != Some(200) {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "the Node backend exited with {status}; see {}",
+                    log_path.display()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the Node backend did not get ready; see {}",
+                log_path.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (same URLs for everyone who knew it).
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    pub fn catalog_url(&self) -> String {
+        format!("{}/api/catalog", self.base)
+    }
+
+    /// Status of `GET /entities/by-name/user/default/<name>` with the static token;
+    /// `None` while nothing answers.
+    pub async fn entity_status(&self, name: &str) -> Option<u16> {
+        super::client()
+            .get(format!(
+                "{}/entities/by-name/user/default/{name}",
+                self.catalog_url()
+            ))
+            .bearer_auth(STATIC_TOKEN)
+            .send()
+            .await
+            .ok()
+            .map(|response| response.status().as_u16())
+    }
+
+    /// Runs a Node script in the harness folder (so it can require its packages).
+    pub async fn node_script(script: &str, args: &[&str]) -> Result<serde_json::Value, String> {
+        let output = tokio::process::Command::new("node")
+            .arg("-e")
+            .arg(script)
+            .args(args)
+            .current_dir(harness_dir())
+            .output()
+            .await
+            .expect("node");
+        if output.status.success() {
+            serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        }
+    }
+}
