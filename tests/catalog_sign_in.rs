@@ -537,3 +537,63 @@ async fn a_catalog_outage_gives_a_clear_error_and_recovers_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+/// A stand-in catalog that fails the way real ones do: 5xx, or no answer in time.
+async fn failing_catalog(behaviour: &'static str) -> String {
+    let app = axum::Router::new().fallback(move || async move {
+        if behaviour == "slow" {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        }
+        (axum::http::StatusCode::BAD_GATEWAY, "upstream trouble")
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/api/catalog")
+}
+
+#[tokio::test]
+async fn a_failing_or_slow_catalog_is_reported_as_unreachable_not_as_an_unknown_user() {
+    let by_email = resolvers(
+        "oidc",
+        "    - resolver: emailMatchingUserEntityProfileEmail\n",
+    );
+    let failing = failing_catalog("5xx").await;
+    let server = TestServer::start(&[&format!(
+        "stagedoor:\n  catalog: {{ baseUrl: '{failing}' }}\n"
+    )])
+    .await;
+    let error = resolve(&server, &by_email, &email("alice@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::ServiceUnavailableError);
+    assert!(
+        error
+            .message
+            .contains("the catalog answered 502 Bad Gateway"),
+        "{}",
+        error.message
+    );
+
+    let slow = failing_catalog("slow").await;
+    let server = TestServer::start(&[&format!(
+        "stagedoor:\n  catalog: {{ baseUrl: '{slow}', timeout: 200ms }}\n"
+    )])
+    .await;
+    let started = std::time::Instant::now();
+    let error = resolve(&server, &by_email, &email("alice@example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the timeout applies"
+    );
+    assert_eq!(error.name, ErrorName::ServiceUnavailableError);
+    assert!(
+        error.message.contains("no answer within 200 ms"),
+        "{}",
+        error.message
+    );
+    // Guest still signs in, with its configured identity.
+    assert_eq!(server.get("/guest/refresh").await.status(), 200);
+}

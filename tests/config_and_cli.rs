@@ -126,6 +126,23 @@ fn each_bad_value_is_named_by_its_key() {
 }
 
 #[test]
+fn sign_in_resolvers_are_checked_at_start_up_with_nodes_messages() {
+    assert_problem(
+        "auth:\n  providers:\n    oidc:\n      development:\n        signIn:\n          resolvers:\n            - resolver: preferredUsernameMatchingUserEntityName\n",
+        &[
+            "auth.providers.oidc.development.signIn.resolvers.0.resolver: Sign-in resolver 'preferredUsernameMatchingUserEntityName' is not available",
+        ],
+    );
+    assert_problem(
+        "auth:\n  providers:\n    okta:\n      production:\n        signIn:\n          claimRules:\n            allow: [{ claim: groups, regex: '[' }]\n",
+        &[
+            "auth.providers.okta.production.signIn.claimRules.allow.0.regex: is not a valid regular expression",
+        ],
+    );
+    assert!(load("auth:\n  providers:\n    oidc:\n      development:\n        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n", &[]).is_ok());
+}
+
+#[test]
 fn required_keys_are_reported_together() {
     let sources = [Source::Text {
         name: "empty.yaml".into(),
@@ -194,8 +211,18 @@ fn later_files_override_earlier_ones_and_discovery_sets_the_external_url() {
         settings.external_base_url,
         "https://sso.example.com/api/auth"
     );
-    let settings = load("backend:\n  baseUrl: https://b.example.com/\n", &[]).unwrap();
+    let minimal =
+        "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: https://b.example.com/\n";
+    let sources = [Source::Text {
+        name: "app-config.yaml".into(),
+        yaml: minimal.into(),
+    }];
+    let settings = config::load(&sources, &|_| None).unwrap();
     assert_eq!(settings.external_base_url, "https://b.example.com/api/auth");
+    assert_eq!(
+        settings.catalog.base_url,
+        "https://b.example.com/api/catalog"
+    );
 }
 
 fn stagedoor() -> Command {

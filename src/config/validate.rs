@@ -496,10 +496,30 @@ fn providers(
     for (id, value) in providers {
         match id.as_str() {
             "guest" => guest = guest_settings(v, value),
-            other => unsupported.push(other.to_owned()),
+            other => {
+                check_sign_in_blocks(v, other, value);
+                unsupported.push(other.to_owned());
+            }
         }
     }
     (guest, unsupported)
+}
+
+/// `auth.providers.<id>.<env>.signIn` is checked for every environment, so a bad resolver
+/// name or rule stops start-up with Node's message, naming the key.
+fn check_sign_in_blocks(v: &mut Validator, provider: &str, value: &figment::value::Value) {
+    let Some(environments) = value.as_dict() else {
+        return;
+    };
+    for (environment, config) in environments {
+        let sign_in = config.as_dict().and_then(|config| config.get("signIn"));
+        let path = format!("auth.providers.{provider}.{environment}.signIn");
+        if let Err(problems) = crate::resolvers::parse_sign_in(provider, &path, sign_in) {
+            for problem in problems {
+                v.problem(&problem.path, problem.message);
+            }
+        }
+    }
 }
 
 fn guest_settings(v: &mut Validator, value: &figment::value::Value) -> Option<GuestSettings> {
