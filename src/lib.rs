@@ -9,6 +9,7 @@ pub mod glob;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod oauth;
 pub mod outbound;
 pub mod providers;
 pub mod resolvers;
