@@ -2,4 +2,6 @@
 
 pub mod cookies;
 pub mod frame;
+pub mod id_token;
+pub mod idp;
 pub mod state;
