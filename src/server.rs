@@ -1,5 +1,6 @@
 //! Assembles the service from settings and injected dependencies, and serves it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{KeyError, KeyManager};
+use crate::oauth::flow::OAuthProvider;
+use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenIssuer;
@@ -81,8 +84,27 @@ pub async fn build_state(
     let catalog = Arc::new(CatalogClient::new(
         settings.catalog.clone(),
         credentials,
-        http,
+        http.clone(),
     ));
+    let candidate = Sealer::generate_key()
+        .ok_or(StartError::Http("no randomness for the sealing key".into()))?;
+    let sealer = Sealer::new(&store.sealing_key(&candidate).await?).ok_or(StartError::Http(
+        "the stored sealing key is not a 32-byte key".into(),
+    ))?;
+    let mut by_provider: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for environment in &settings.oauth {
+        by_provider
+            .entry(environment.provider.clone())
+            .or_default()
+            .push(environment.clone());
+    }
+    let oauth = by_provider
+        .into_iter()
+        .map(|(id, environments)| {
+            let provider = OAuthProvider::new(&id, environments, &http);
+            (id, provider)
+        })
+        .collect();
     let guest = settings
         .guest
         .clone()
@@ -102,6 +124,8 @@ pub async fn build_state(
         catalog,
         issuer,
         guest,
+        oauth,
+        sealer,
     }))
 }
 

@@ -139,7 +139,21 @@ fn sign_in_resolvers_are_checked_at_start_up_with_nodes_messages() {
             "auth.providers.okta.production.signIn.claimRules.allow.0.regex: is not a valid regular expression",
         ],
     );
-    assert!(load("auth:\n  providers:\n    oidc:\n      development:\n        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n", &[]).is_ok());
+    let oidc = "auth:\n  providers:\n    oidc:\n      development:\n        clientId: backstage\n        clientSecret: s3cret\n        metadataUrl: http://127.0.0.1:9/.well-known/openid-configuration\n        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n";
+    let settings = load(oidc, &[]).unwrap();
+    assert_eq!(settings.oauth.len(), 1);
+    assert_eq!(
+        settings.oauth[0].callback_url.as_str(),
+        "http://localhost:7007/api/auth/oidc/handler/frame"
+    );
+    assert_problem(
+        "auth:\n  providers:\n    oidc:\n      development:\n        scope: openid\n",
+        &[
+            "auth.providers.oidc.development.scope: The oidc provider no longer supports the \"scope\" configuration option. Please use the \"additionalScopes\" option instead.",
+            "auth.providers.oidc.development.clientId: is required",
+            "auth.providers.oidc.development.metadataUrl: is required",
+        ],
+    );
 }
 
 #[test]

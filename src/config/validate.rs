@@ -13,6 +13,7 @@ use super::{ConfigError, Problem, path_of};
 use crate::catalog::{CatalogAuthSettings, CatalogSettings};
 use crate::entity_ref::EntityRef;
 use crate::glob::OriginPatterns;
+use crate::providers::oauth_settings::{EnvReader, OAuthEnvSettings};
 
 const DEFAULT_TOKEN_LIFETIME: i64 = 3600;
 const MIN_TOKEN_LIFETIME: i64 = 600;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub cors: Option<CorsSettings>,
     pub guest: Option<GuestSettings>,
     pub catalog: CatalogSettings,
+    /// OAuth provider environments (`oidc`, ...).
+    pub oauth: Vec<OAuthEnvSettings>,
     /// Provider ids configured under `auth.providers` that stagedoor does not serve.
     pub unsupported_providers: Vec<String>,
     /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say
@@ -157,7 +160,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         .filter(|entry| entry.kind == "static")
         .filter_map(|entry| entry.options.get("token")?.as_str().map(str::to_owned))
         .collect();
-    let auth = auth_settings(&mut v, raw.auth);
+    let auth = auth_settings(
+        &mut v,
+        raw.auth,
+        external_base_url.as_deref().unwrap_or_default(),
+    );
 
     if !v.problems.is_empty() {
         return Err(v.problems.into());
@@ -182,6 +189,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         cors,
         guest: auth.guest,
         catalog,
+        oauth: auth.oauth,
         unsupported_providers: auth.unsupported_providers,
         external_static_tokens,
     })
@@ -391,10 +399,15 @@ struct AuthSettings {
     key_store: KeyStoreSettings,
     extra_allowed_origins: OriginPatterns,
     guest: Option<GuestSettings>,
+    oauth: Vec<OAuthEnvSettings>,
     unsupported_providers: Vec<String>,
 }
 
-fn auth_settings(v: &mut Validator, auth: RawAuth) -> Option<AuthSettings> {
+fn auth_settings(
+    v: &mut Validator,
+    auth: RawAuth,
+    external_base_url: &str,
+) -> Option<AuthSettings> {
     let token_lifetime_secs = match &auth.backstage_token_expiration {
         None => DEFAULT_TOKEN_LIFETIME,
         Some(value) => match value.to_seconds() {
@@ -417,13 +430,14 @@ fn auth_settings(v: &mut Validator, auth: RawAuth) -> Option<AuthSettings> {
         "auth.experimentalExtraAllowedOrigins",
         &auth.experimental_extra_allowed_origins,
     );
-    let (guest, unsupported_providers) = providers(v, &auth.providers);
+    let (guest, oauth, unsupported_providers) = providers(v, &auth.providers, external_base_url);
     Some(AuthSettings {
         token_lifetime_secs,
         omit_ownership_claim: auth.omit_identity_token_ownership_claim.unwrap_or(true),
         key_store,
         extra_allowed_origins,
         guest,
+        oauth,
         unsupported_providers,
     })
 }
@@ -490,19 +504,60 @@ fn static_keys(v: &mut Validator, auth: &RawAuth) -> Vec<StaticKeySettings> {
 fn providers(
     v: &mut Validator,
     providers: &BTreeMap<String, figment::value::Value>,
-) -> (Option<GuestSettings>, Vec<String>) {
+    external_base_url: &str,
+) -> (Option<GuestSettings>, Vec<OAuthEnvSettings>, Vec<String>) {
     let mut guest = None;
+    let mut oauth = Vec::new();
     let mut unsupported = Vec::new();
     for (id, value) in providers {
         match id.as_str() {
             "guest" => guest = guest_settings(v, value),
+            "oidc" => oauth.extend(oauth_environments(v, id, value, external_base_url)),
             other => {
                 check_sign_in_blocks(v, other, value);
                 unsupported.push(other.to_owned());
             }
         }
     }
-    (guest, unsupported)
+    (guest, oauth, unsupported)
+}
+
+/// Every environment under `auth.providers.<id>` (each key is one, as in Backstage).
+fn oauth_environments(
+    v: &mut Validator,
+    provider: &str,
+    value: &figment::value::Value,
+    external_base_url: &str,
+) -> Vec<OAuthEnvSettings> {
+    let Some(environments) = value.as_dict() else {
+        v.problem(
+            &format!("auth.providers.{provider}"),
+            "must map environment names (e.g. development) to provider settings",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (environment, config) in environments {
+        let base = format!("auth.providers.{provider}.{environment}");
+        let Some(config) = config.as_dict() else {
+            v.problem(
+                &base,
+                "must be an object with the provider's settings (clientId, clientSecret, ...)",
+            );
+            continue;
+        };
+        let mut reader = EnvReader {
+            base,
+            config,
+            problems: &mut v.problems,
+        };
+        out.push(crate::providers::oidc::settings(
+            &mut reader,
+            environment,
+            external_base_url,
+        ));
+    }
+    out
 }
 
 /// `auth.providers.<id>.<env>.signIn` is checked for every environment, so a bad resolver

@@ -17,6 +17,8 @@ pub enum ErrorName {
     NotImplementedError,
     ServiceUnavailableError,
     PayloadTooLargeError,
+    /// An OAuth error returned by the identity provider (openid-client's name for it).
+    OPError,
     /// A plain JavaScript `Error`: Backstage answers 500 for it.
     Error,
 }
@@ -32,6 +34,7 @@ impl ErrorName {
             Self::NotImplementedError => "NotImplementedError",
             Self::ServiceUnavailableError => "ServiceUnavailableError",
             Self::PayloadTooLargeError => "PayloadTooLargeError",
+            Self::OPError => "OPError",
             Self::Error => "Error",
         }
     }
@@ -46,7 +49,7 @@ impl ErrorName {
             Self::NotImplementedError => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailableError => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLargeError => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OPError | Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -56,6 +59,8 @@ pub struct ApiError {
     pub name: ErrorName,
     pub message: Cow<'static, str>,
     pub cause: Option<Box<ApiError>>,
+    /// Extra members shown before `name` (an OAuth `error` and `error_description`).
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -72,6 +77,7 @@ impl ApiError {
             name,
             message: message.into(),
             cause: None,
+            fields: Vec::new(),
         }
     }
 
@@ -102,6 +108,7 @@ impl ApiError {
             name,
             message: format!("{message}; caused by {cause}").into(),
             cause: Some(Box::new(cause)),
+            fields: Vec::new(),
         }
     }
 
@@ -155,24 +162,28 @@ struct ErrorBody<'a> {
     response: ResponseInfo,
 }
 
-#[derive(Serialize)]
-struct ErrorObject<'a> {
-    name: &'static str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cause: Option<Box<ErrorObject<'a>>>,
-}
+struct ErrorObject<'a>(&'a ApiError);
 
 impl<'a> From<&'a ApiError> for ErrorObject<'a> {
     fn from(error: &'a ApiError) -> Self {
-        Self {
-            name: error.name.as_str(),
-            message: &error.message,
-            cause: error
-                .cause
-                .as_deref()
-                .map(|cause| Box::new(ErrorObject::from(cause))),
+        Self(error)
+    }
+}
+
+impl Serialize for ErrorObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let error = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &error.fields {
+            map.serialize_entry(key, value)?;
         }
+        map.serialize_entry("name", error.name.as_str())?;
+        map.serialize_entry("message", &error.message)?;
+        if let Some(cause) = &error.cause {
+            map.serialize_entry("cause", &ErrorObject(cause))?;
+        }
+        map.end()
     }
 }
 

@@ -23,6 +23,9 @@ use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::keys::KeyManager;
+use crate::oauth::flow::{FlowContext, OAuthProvider, Query};
+use crate::oauth::origin::Origins;
+use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
 use crate::store::Store;
 use crate::tokens::{TokenError, TokenIssuer};
@@ -42,6 +45,9 @@ pub struct AppState {
     pub catalog: Arc<CatalogClient>,
     pub issuer: TokenIssuer,
     pub guest: Option<GuestProvider>,
+    /// OAuth providers by id (`oidc`, ...).
+    pub oauth: std::collections::BTreeMap<String, OAuthProvider>,
+    pub sealer: Sealer,
     pub openid_configuration: Bytes,
 }
 
@@ -137,6 +143,11 @@ async fn route(
         [provider, ..] if is(provider, "guest") => {
             return guest_route(state, get, post, segments, request).await;
         }
+        [provider, rest @ ..] if state.oauth.contains_key(&provider.to_ascii_lowercase()) => {
+            if let Some(provider) = state.oauth.get(&provider.to_ascii_lowercase()) {
+                return oauth_route(state, provider, get, post, rest, request).await;
+            }
+        }
         _ => {}
     }
     Err(ApiError::unknown_provider(segments[0]))
@@ -167,6 +178,44 @@ async fn guest_route(
             Err(not_implemented())
         }
         _ => Err(ApiError::unknown_provider(segments[0])),
+    }
+}
+
+async fn oauth_route(
+    state: &AppState,
+    provider: &OAuthProvider,
+    get: bool,
+    post: bool,
+    rest: &[&str],
+    request: &Parts,
+) -> Result<Response, ApiError> {
+    let context = FlowContext {
+        origins: Origins {
+            app_origin: &state.settings.app_origin,
+            extra: &state.settings.extra_allowed_origins,
+        },
+        clock: &state.clock,
+        issuer: &state.issuer,
+        catalog: &state.catalog,
+        sealer: &state.sealer,
+    };
+    let query = Query::parse(request.uri.query());
+    let headers = &request.headers;
+    match rest {
+        [action] if is(action, "start") && get => provider.start(&context, &query, headers).await,
+        [handler, frame] if is(handler, "handler") && is(frame, "frame") && (get || post) => {
+            refuse_large_body(request)?;
+            provider.frame(&context, &query, headers).await
+        }
+        [action] if is(action, "refresh") && (get || post) => {
+            refuse_large_body(request)?;
+            provider.refresh(&context, &query, headers).await
+        }
+        [action] if is(action, "logout") && post => {
+            refuse_large_body(request)?;
+            provider.logout(&context, &query, headers).await
+        }
+        _ => Err(ApiError::unknown_provider(&provider.id)),
     }
 }
 

@@ -118,6 +118,12 @@ impl<'a> CookieWriter<'a> {
         self.push(&name, nonce, &path, NONCE_MAX_AGE_SECS, None);
     }
 
+    /// The sealed per-sign-in secrets, beside the nonce and as short-lived.
+    pub fn set_flow_secrets(&mut self, name: &str, sealed: &str) {
+        let path = format!("{}/handler", self.policy.base_path);
+        self.push(name, sealed, &path, NONCE_MAX_AGE_SECS, None);
+    }
+
     /// Writes a cookie at the base path, chunked if long, clearing chunks or the plain
     /// cookie of an earlier write.
     pub fn set_session_cookie(

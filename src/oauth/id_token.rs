@@ -48,7 +48,13 @@ pub struct JwksCache {
 
 impl JwksCache {
     pub fn new(uri: String, http: reqwest::Client, timeout: Duration) -> Self {
-        Self { uri, http, timeout, current: ArcSwapOption::empty(), fetch_lock: tokio::sync::Mutex::new(()) }
+        Self {
+            uri,
+            http,
+            timeout,
+            current: ArcSwapOption::empty(),
+            fetch_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     async fn key(&self, kid: Option<&str>) -> Result<Vec<Arc<PublicKey>>, String> {
@@ -59,35 +65,69 @@ impl JwksCache {
         if let Some(found) = self.lookup(kid) {
             return Ok(found);
         }
-        let recently = self.current.load().as_ref().is_some_and(|set| set.fetched.elapsed() < MIN_REFETCH_INTERVAL);
+        let recently = self
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|set| set.fetched.elapsed() < MIN_REFETCH_INTERVAL);
         if recently {
             return Err(format!("no key with kid {kid:?} in the IdP's JWKS"));
         }
         let set = self.fetch().await?;
         self.current.store(Some(Arc::new(set)));
-        self.lookup(kid).ok_or_else(|| format!("no key with kid {kid:?} in the IdP's JWKS"))
+        self.lookup(kid)
+            .ok_or_else(|| format!("no key with kid {kid:?} in the IdP's JWKS"))
     }
 
     fn lookup(&self, kid: Option<&str>) -> Option<Vec<Arc<PublicKey>>> {
         let set = self.current.load_full()?;
         match kid {
             Some(kid) => set.keys.get(kid).map(|key| vec![key.clone()]),
-            None if !set.anonymous.is_empty() || !set.keys.is_empty() => {
-                Some(set.anonymous.iter().chain(set.keys.values()).cloned().collect())
-            }
+            None if !set.anonymous.is_empty() || !set.keys.is_empty() => Some(
+                set.anonymous
+                    .iter()
+                    .chain(set.keys.values())
+                    .cloned()
+                    .collect(),
+            ),
             None => None,
         }
     }
 
     async fn fetch(&self) -> Result<KeySet, String> {
-        let response = self.http.get(&self.uri).timeout(self.timeout).send().await.map_err(|error| format!("cannot fetch the IdP's JWKS from {}: {error}", self.uri))?;
+        let response = self
+            .http
+            .get(&self.uri)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|error| format!("cannot fetch the IdP's JWKS from {}: {error}", self.uri))?;
         if !response.status().is_success() {
-            return Err(format!("the IdP's JWKS at {} answered {}", self.uri, response.status()));
+            return Err(format!(
+                "the IdP's JWKS at {} answered {}",
+                self.uri,
+                response.status()
+            ));
         }
-        let document: Value = response.json().await.map_err(|error| format!("the IdP's JWKS is not JSON: {error}"))?;
-        let mut set = KeySet { keys: HashMap::new(), anonymous: Vec::new(), fetched: Instant::now() };
-        for jwk in document["keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            if jwk.get("use").and_then(Value::as_str).is_some_and(|usage| usage != "sig") {
+        let document: Value = response
+            .json()
+            .await
+            .map_err(|error| format!("the IdP's JWKS is not JSON: {error}"))?;
+        let mut set = KeySet {
+            keys: HashMap::new(),
+            anonymous: Vec::new(),
+            fetched: Instant::now(),
+        };
+        for jwk in document["keys"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if jwk
+                .get("use")
+                .and_then(Value::as_str)
+                .is_some_and(|usage| usage != "sig")
+            {
                 continue;
             }
             let Some(key) = parse_jwk(jwk) else { continue };
@@ -102,23 +142,42 @@ impl JwksCache {
     }
 
     /// Validates `token` and returns its claims.
-    pub async fn verify(&self, token: &str, expected: &Expectations<'_>) -> Result<Map<String, Value>, String> {
+    pub async fn verify(
+        &self,
+        token: &str,
+        expected: &Expectations<'_>,
+    ) -> Result<Map<String, Value>, String> {
         let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err("the ID token is not a JWS".into());
         };
         let header: Value = decode(header).ok_or("the ID token header is not JSON")?;
         let alg = header["alg"].as_str().unwrap_or("none");
-        if !expected.algorithms.iter().any(|allowed| allowed == alg) || alg == "none" || alg.starts_with("HS") {
-            return Err(format!("the ID token is signed with {alg}, which is not allowed (expected {})", expected.algorithms.join(", ")));
+        if !expected.algorithms.iter().any(|allowed| allowed == alg)
+            || alg == "none"
+            || alg.starts_with("HS")
+        {
+            return Err(format!(
+                "the ID token is signed with {alg}, which is not allowed (expected {})",
+                expected.algorithms.join(", ")
+            ));
         }
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| "the ID token signature is not base64url")?;
-        let signing_input = &token.as_bytes()[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| "the ID token signature is not base64url")?;
+        let signing_input =
+            &token.as_bytes()[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
         let keys = self.key(header["kid"].as_str()).await?;
-        if !keys.iter().any(|key| verify_signature(alg, key, signing_input, &signature)) {
+        if !keys
+            .iter()
+            .any(|key| verify_signature(alg, key, signing_input, &signature))
+        {
             return Err("the ID token signature is invalid".into());
         }
-        let claims: Map<String, Value> = decode(payload).ok_or("the ID token payload is not JSON")?;
+        let claims: Map<String, Value> =
+            decode(payload).ok_or("the ID token payload is not JSON")?;
         check_claims(&claims, expected)?;
         Ok(claims)
     }
@@ -129,9 +188,16 @@ fn decode<T: serde::de::DeserializeOwned>(segment: &str) -> Option<T> {
 }
 
 fn parse_jwk(jwk: &Value) -> Option<PublicKey> {
-    let bytes = |name: &str| jwk.get(name).and_then(Value::as_str).and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
+    let bytes = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+    };
     match jwk.get("kty")?.as_str()? {
-        "RSA" => Some(PublicKey::Rsa { n: bytes("n")?, e: bytes("e")? }),
+        "RSA" => Some(PublicKey::Rsa {
+            n: bytes("n")?,
+            e: bytes("e")?,
+        }),
         "EC" => {
             let curve = match jwk.get("crv")?.as_str()? {
                 "P-256" => "P-256",
@@ -159,15 +225,33 @@ fn verify_signature(alg: &str, key: &PublicKey, message: &[u8], signature: &[u8]
                 "PS384" => &signature::RSA_PSS_2048_8192_SHA384,
                 _ => &signature::RSA_PSS_2048_8192_SHA512,
             };
-            RsaPublicKeyComponents { n, e }.verify(params, message, signature).is_ok()
+            RsaPublicKeyComponents { n, e }
+                .verify(params, message, signature)
+                .is_ok()
         }
-        ("ES256", PublicKey::Ec { curve: "P-256", point }) => {
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(message, signature).is_ok()
+        (
+            "ES256",
+            PublicKey::Ec {
+                curve: "P-256",
+                point,
+            },
+        ) => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+            .verify(message, signature)
+            .is_ok(),
+        (
+            "ES384",
+            PublicKey::Ec {
+                curve: "P-384",
+                point,
+            },
+        ) => UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
+            .verify(message, signature)
+            .is_ok(),
+        ("EdDSA", PublicKey::Ed25519(public)) => {
+            UnparsedPublicKey::new(&signature::ED25519, public)
+                .verify(message, signature)
+                .is_ok()
         }
-        ("ES384", PublicKey::Ec { curve: "P-384", point }) => {
-            UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point).verify(message, signature).is_ok()
-        }
-        ("EdDSA", PublicKey::Ed25519(public)) => UnparsedPublicKey::new(&signature::ED25519, public).verify(message, signature).is_ok(),
         _ => false,
     }
 }
@@ -176,7 +260,11 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expectations<'_>) -> Res
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|n| n as i64);
     if text("iss") != Some(expected.issuer) {
-        return Err(format!("unexpected iss value, expected {}, got: {}", expected.issuer, text("iss").unwrap_or("(none)")));
+        return Err(format!(
+            "unexpected iss value, expected {}, got: {}",
+            expected.issuer,
+            text("iss").unwrap_or("(none)")
+        ));
     }
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(aud)) => vec![aud.as_str()],
@@ -184,7 +272,10 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expectations<'_>) -> Res
         _ => Vec::new(),
     };
     if !audiences.contains(&expected.client_id) {
-        return Err(format!("aud is missing the client_id, expected {} to be included in {audiences:?}", expected.client_id));
+        return Err(format!(
+            "aud is missing the client_id, expected {} to be included in {audiences:?}",
+            expected.client_id
+        ));
     }
     if audiences.len() > 1 && text("azp") != Some(expected.client_id) {
         return Err("azp must be the client_id when there are several audiences".into());
@@ -198,13 +289,21 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expectations<'_>) -> Res
     }
     let iat = number("iat").ok_or("missing required JWT property iat")?;
     if iat - LEEWAY_SECS > expected.now_secs {
-        return Err(format!("JWT issued in the future, now {}, iat {iat}", expected.now_secs));
+        return Err(format!(
+            "JWT issued in the future, now {}, iat {iat}",
+            expected.now_secs
+        ));
     }
     if number("nbf").is_some_and(|nbf| nbf - LEEWAY_SECS > expected.now_secs) {
         return Err("JWT not active yet".into());
     }
     if let Some(nonce) = expected.nonce {
-        let matches = text("nonce").is_some_and(|actual| bool::from(subtle::ConstantTimeEq::ct_eq(actual.as_bytes(), nonce.as_bytes())));
+        let matches = text("nonce").is_some_and(|actual| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                actual.as_bytes(),
+                nonce.as_bytes(),
+            ))
+        });
         if !matches {
             return Err("nonce mismatch".into());
         }
@@ -224,17 +323,32 @@ mod tests {
     #[test]
     fn claim_checks() {
         let algorithms = ["RS256".to_owned()];
-        let expected = Expectations { issuer: "https://idp", client_id: "app", nonce: Some("n"), algorithms: &algorithms, now_secs: 1000 };
-        let good = json!({"iss": "https://idp", "aud": "app", "exp": 1100, "iat": 990, "nonce": "n"});
+        let expected = Expectations {
+            issuer: "https://idp",
+            client_id: "app",
+            nonce: Some("n"),
+            algorithms: &algorithms,
+            now_secs: 1000,
+        };
+        let good =
+            json!({"iss": "https://idp", "aud": "app", "exp": 1100, "iat": 990, "nonce": "n"});
         assert!(check_claims(&claims(good.clone()), &expected).is_ok());
         let with = |key: &str, value: Value| {
             let mut c = good.clone();
             c[key] = value;
             check_claims(&claims(c), &expected)
         };
-        assert!(with("iss", json!("https://evil")).unwrap_err().contains("unexpected iss"));
+        assert!(
+            with("iss", json!("https://evil"))
+                .unwrap_err()
+                .contains("unexpected iss")
+        );
         assert!(with("aud", json!("other")).unwrap_err().contains("aud"));
-        assert!(with("aud", json!(["app", "other"])).unwrap_err().contains("azp"));
+        assert!(
+            with("aud", json!(["app", "other"]))
+                .unwrap_err()
+                .contains("azp")
+        );
         assert!(with("azp", json!("other")).unwrap_err().contains("azp"));
         assert!(with("exp", json!(900)).unwrap_err().contains("expired"));
         assert!(with("exp", json!(980)).is_ok(), "within the leeway");
@@ -242,6 +356,10 @@ mod tests {
         assert!(with("nonce", json!("x")).unwrap_err().contains("nonce"));
         let mut no_nonce = good.clone();
         no_nonce.as_object_mut().unwrap().remove("nonce");
-        assert!(check_claims(&claims(no_nonce), &expected).unwrap_err().contains("nonce"));
+        assert!(
+            check_claims(&claims(no_nonce), &expected)
+                .unwrap_err()
+                .contains("nonce")
+        );
     }
 }

@@ -46,7 +46,11 @@ pub struct IdpError {
 
 impl IdpError {
     fn transport(message: String) -> Self {
-        Self { error: None, description: None, message }
+        Self {
+            error: None,
+            description: None,
+            message,
+        }
     }
 }
 
@@ -69,17 +73,35 @@ pub struct IdpClient {
 
 impl IdpClient {
     pub fn discovered(http: reqwest::Client, timeout: Duration, metadata_url: String) -> Self {
-        Self { http, timeout, metadata_url: Some(metadata_url), metadata: ArcSwapOption::empty(), discovery_lock: tokio::sync::Mutex::new(()) }
+        Self {
+            http,
+            timeout,
+            metadata_url: Some(metadata_url),
+            metadata: ArcSwapOption::empty(),
+            discovery_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn fixed(http: reqwest::Client, timeout: Duration, metadata: Metadata) -> Self {
-        let jwks = std::sync::Arc::new(JwksCache::new(metadata.jwks_uri.clone().unwrap_or_default(), http.clone(), timeout));
+        let jwks = std::sync::Arc::new(JwksCache::new(
+            metadata.jwks_uri.clone().unwrap_or_default(),
+            http.clone(),
+            timeout,
+        ));
         let fixed = ArcSwapOption::from_pointee((metadata, jwks));
-        Self { http, timeout, metadata_url: None, metadata: fixed, discovery_lock: tokio::sync::Mutex::new(()) }
+        Self {
+            http,
+            timeout,
+            metadata_url: None,
+            metadata: fixed,
+            discovery_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The metadata and the JWKS cache, discovered on first use (a failure is retried later).
-    pub async fn metadata(&self) -> Result<std::sync::Arc<(Metadata, std::sync::Arc<JwksCache>)>, IdpError> {
+    pub async fn metadata(
+        &self,
+    ) -> Result<std::sync::Arc<(Metadata, std::sync::Arc<JwksCache>)>, IdpError> {
         if let Some(metadata) = self.metadata.load_full() {
             return Ok(metadata);
         }
@@ -88,59 +110,148 @@ impl IdpClient {
             return Ok(metadata);
         }
         let url = self.metadata_url.clone().unwrap_or_default();
-        let response = self.http.get(&url).timeout(self.timeout).send().await.map_err(|e| IdpError::transport(format!("cannot reach the IdP's discovery document {url}: {}", describe(&e))))?;
+        let response = self
+            .http
+            .get(&url)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                IdpError::transport(format!(
+                    "cannot reach the IdP's discovery document {url}: {}",
+                    describe(&e)
+                ))
+            })?;
         if !response.status().is_success() {
-            return Err(IdpError::transport(format!("the IdP's discovery document {url} answered {}", response.status())));
+            return Err(IdpError::transport(format!(
+                "the IdP's discovery document {url} answered {}",
+                response.status()
+            )));
         }
-        let metadata: Metadata = response.json().await.map_err(|e| IdpError::transport(format!("the IdP's discovery document {url} is not valid: {e}")))?;
-        let jwks = std::sync::Arc::new(JwksCache::new(metadata.jwks_uri.clone().unwrap_or_default(), self.http.clone(), self.timeout));
+        let metadata: Metadata = response.json().await.map_err(|e| {
+            IdpError::transport(format!(
+                "the IdP's discovery document {url} is not valid: {e}"
+            ))
+        })?;
+        let jwks = std::sync::Arc::new(JwksCache::new(
+            metadata.jwks_uri.clone().unwrap_or_default(),
+            self.http.clone(),
+            self.timeout,
+        ));
         let loaded = std::sync::Arc::new((metadata, jwks));
         self.metadata.store(Some(loaded.clone()));
         Ok(loaded)
     }
 
-    pub async fn token(&self, endpoint: &str, auth: ClientAuth, client_id: &str, client_secret: &str, form: &[(&str, &str)]) -> Result<TokenResponse, IdpError> {
+    pub async fn token(
+        &self,
+        endpoint: &str,
+        auth: ClientAuth,
+        client_id: &str,
+        client_secret: &str,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, IdpError> {
         let mut body: Vec<(&str, &str)> = form.to_vec();
         if matches!(auth, ClientAuth::Post | ClientAuth::BasicAndPost) {
             body.push(("client_id", client_id));
             body.push(("client_secret", client_secret));
         }
-        let mut request = self.http.post(endpoint).timeout(self.timeout).header(reqwest::header::ACCEPT, "application/json").form(&body);
+        let mut request = self
+            .http
+            .post(endpoint)
+            .timeout(self.timeout)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&body);
         if matches!(auth, ClientAuth::Basic | ClientAuth::BasicAndPost) {
-            request = request.header(reqwest::header::AUTHORIZATION, basic(client_id, client_secret));
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                basic(client_id, client_secret),
+            );
         }
-        let response = request.send().await.map_err(|e| IdpError::transport(format!("cannot reach the IdP's token endpoint: {}", describe(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            IdpError::transport(format!(
+                "cannot reach the IdP's token endpoint: {}",
+                describe(&e)
+            ))
+        })?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| IdpError::transport(format!("cannot read the IdP's token response: {e}")))?;
+        let text = response.text().await.map_err(|e| {
+            IdpError::transport(format!("cannot read the IdP's token response: {e}"))
+        })?;
         let json: Value = serde_json::from_str(&text)
-            .or_else(|_| Ok::<_, ()>(Value::Object(url::form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())))
+            .or_else(|_| {
+                Ok::<_, ()>(Value::Object(
+                    url::form_urlencoded::parse(text.as_bytes())
+                        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                        .collect(),
+                ))
+            })
             .unwrap_or(Value::Null);
         if let Some(error) = json.get("error").and_then(Value::as_str) {
-            return Err(op_error(error, json.get("error_description").and_then(Value::as_str)));
+            return Err(op_error(
+                error,
+                json.get("error_description").and_then(Value::as_str),
+            ));
         }
         if !status.is_success() {
-            return Err(IdpError::transport(format!("the IdP's token endpoint answered {status}")));
+            return Err(IdpError::transport(format!(
+                "the IdP's token endpoint answered {status}"
+            )));
         }
-        serde_json::from_value(json).map_err(|e| IdpError::transport(format!("the IdP's token response is not valid: {e}")))
+        serde_json::from_value(json)
+            .map_err(|e| IdpError::transport(format!("the IdP's token response is not valid: {e}")))
     }
 
     /// Userinfo claims, with the access token as Bearer (`POST` for Okta).
-    pub async fn userinfo(&self, endpoint: &str, access_token: &str, post: bool) -> Result<Map<String, Value>, IdpError> {
-        let request = if post { self.http.post(endpoint) } else { self.http.get(endpoint) };
-        let response = request.timeout(self.timeout).bearer_auth(access_token).header(reqwest::header::ACCEPT, "application/json").send().await
-            .map_err(|e| IdpError::transport(format!("cannot reach the IdP's userinfo endpoint: {}", describe(&e))))?;
+    pub async fn userinfo(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+        post: bool,
+    ) -> Result<Map<String, Value>, IdpError> {
+        let request = if post {
+            self.http.post(endpoint)
+        } else {
+            self.http.get(endpoint)
+        };
+        let response = request
+            .timeout(self.timeout)
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                IdpError::transport(format!(
+                    "cannot reach the IdP's userinfo endpoint: {}",
+                    describe(&e)
+                ))
+            })?;
         if !response.status().is_success() {
             let status = response.status();
             let json: Value = response.json().await.unwrap_or(Value::Null);
             if let Some(error) = json.get("error").and_then(Value::as_str) {
-                return Err(op_error(error, json.get("error_description").and_then(Value::as_str)));
+                return Err(op_error(
+                    error,
+                    json.get("error_description").and_then(Value::as_str),
+                ));
             }
-            return Err(IdpError::transport(format!("the IdP's userinfo endpoint answered {status}")));
+            return Err(IdpError::transport(format!(
+                "the IdP's userinfo endpoint answered {status}"
+            )));
         }
-        response.json().await.map_err(|e| IdpError::transport(format!("the IdP's userinfo response is not JSON: {e}")))
+        response.json().await.map_err(|e| {
+            IdpError::transport(format!("the IdP's userinfo response is not JSON: {e}"))
+        })
     }
 
-    pub async fn revoke(&self, endpoint: &str, auth: ClientAuth, client_id: &str, client_secret: &str, token: &str) -> Result<(), IdpError> {
+    pub async fn revoke(
+        &self,
+        endpoint: &str,
+        auth: ClientAuth,
+        client_id: &str,
+        client_secret: &str,
+        token: &str,
+    ) -> Result<(), IdpError> {
         let mut body = vec![("token", token), ("token_type_hint", "refresh_token")];
         if matches!(auth, ClientAuth::Post | ClientAuth::BasicAndPost) {
             body.push(("client_id", client_id));
@@ -148,14 +259,27 @@ impl IdpClient {
         }
         let mut request = self.http.post(endpoint).timeout(self.timeout).form(&body);
         if matches!(auth, ClientAuth::Basic | ClientAuth::BasicAndPost) {
-            request = request.header(reqwest::header::AUTHORIZATION, basic(client_id, client_secret));
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                basic(client_id, client_secret),
+            );
         }
-        let response = request.send().await.map_err(|e| IdpError::transport(format!("cannot reach the IdP's revocation endpoint: {}", describe(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            IdpError::transport(format!(
+                "cannot reach the IdP's revocation endpoint: {}",
+                describe(&e)
+            ))
+        })?;
         if response.status().is_success() {
             return Ok(());
         }
         let json: Value = response.json().await.unwrap_or(Value::Null);
-        Err(op_error(json.get("error").and_then(Value::as_str).unwrap_or("revocation_failed"), json.get("error_description").and_then(Value::as_str)))
+        Err(op_error(
+            json.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("revocation_failed"),
+            json.get("error_description").and_then(Value::as_str),
+        ))
     }
 }
 
@@ -164,13 +288,21 @@ fn op_error(error: &str, description: Option<&str>) -> IdpError {
         Some(description) => format!("{error} ({description})"),
         None => error.to_owned(),
     };
-    IdpError { error: Some(error.to_owned()), description: description.map(str::to_owned), message }
+    IdpError {
+        error: Some(error.to_owned()),
+        description: description.map(str::to_owned),
+        message,
+    }
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-URL-encoded before Basic encoding.
 fn basic(client_id: &str, client_secret: &str) -> String {
-    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret))))
+    let encode =
+        |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)))
+    )
 }
 
 fn describe(error: &reqwest::Error) -> String {

@@ -70,6 +70,13 @@ impl Store {
         }
     }
 
+    /// The shared sealing key: `candidate` is stored if no replica stored one first.
+    pub async fn sealing_key(&self, candidate: &str) -> Result<String, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.sealing_key(candidate).await,
+        }
+    }
+
     pub async fn user_info(&self, user_entity_ref: &str) -> Result<Option<String>, StoreError> {
         match self {
             Self::Sqlite(store) => store.user_info(user_entity_ref).await,

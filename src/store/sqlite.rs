@@ -95,6 +95,18 @@ impl SqliteStore {
         Ok(result.rows_affected())
     }
 
+    pub async fn sealing_key(&self, candidate: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO sealing_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING")
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT key FROM sealing_key WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     pub async fn user_info(&self, user_entity_ref: &str) -> Result<Option<String>, StoreError> {
         let info = sqlx::query_scalar("SELECT user_info FROM user_info WHERE user_entity_ref = ?")
             .bind(user_entity_ref)

@@ -1,0 +1,167 @@
+//! Start-up settings of one OAuth provider environment (`auth.providers.<id>.<env>`): the
+//! keys every OAuth provider shares, validated with their key paths.
+
+use std::time::Duration;
+
+use figment::value::Value;
+use url::Url;
+
+use crate::config::Problem;
+use crate::config::duration::DurationValue;
+use crate::oauth::idp::{ClientAuth, Metadata};
+use crate::resolvers::SignIn;
+
+/// Where the IdP's endpoints come from.
+#[derive(Debug, Clone)]
+pub enum Endpoints {
+    Discovery { metadata_url: String },
+    Fixed(Metadata),
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthEnvSettings {
+    pub provider: String,
+    pub environment: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub endpoints: Endpoints,
+    pub client_auth: ClientAuth,
+    /// ID token algorithms accepted (never `none` or HMAC).
+    pub algorithms: Vec<String>,
+    /// `None`: no `prompt` parameter.
+    pub prompt: Option<String>,
+    pub start_params: Vec<(String, String)>,
+    pub required_scopes: Vec<String>,
+    pub additional_scopes: Vec<String>,
+    /// Scopes kept in the state and the granted-scope cookie (`oidc`, `github`).
+    pub persist_scopes: bool,
+    pub callback_url: Url,
+    pub session_secs: i64,
+    pub timeout: Duration,
+    pub sign_in: SignIn,
+}
+
+/// Reads one key of an environment's config.
+pub struct EnvReader<'a> {
+    pub base: String,
+    pub config: &'a figment::value::Dict,
+    pub problems: &'a mut Vec<Problem>,
+}
+
+impl EnvReader<'_> {
+    pub fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems
+            .push(Problem::new(format!("{}.{key}", self.base), message));
+    }
+
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        match self.config.get(key) {
+            None => None,
+            Some(value) => match value.as_str() {
+                Some(text) => Some(text.to_owned()),
+                None => {
+                    self.problem(key, "must be a string");
+                    None
+                }
+            },
+        }
+    }
+
+    pub fn required(&mut self, key: &str, example: &str) -> String {
+        self.string(key)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| {
+                self.problem(key, format!("is required, e.g. {example}"));
+                String::new()
+            })
+    }
+
+    pub fn url(&mut self, key: &str) -> Option<Url> {
+        let text = self.string(key)?;
+        match Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            _ => {
+                self.problem(key, format!("\"{text}\" is not an absolute http(s) URL"));
+                None
+            }
+        }
+    }
+
+    pub fn seconds(&mut self, key: &str) -> Option<f64> {
+        let value = self.config.get(key)?;
+        match value
+            .deserialize::<DurationValue>()
+            .map_err(|e| e.to_string())
+            .and_then(|v| v.to_seconds())
+        {
+            Ok(seconds) => Some(seconds),
+            Err(message) => {
+                self.problem(key, message);
+                None
+            }
+        }
+    }
+
+    /// A string of scopes (split on whitespace, `,` and `|`) or a list.
+    pub fn scopes(&mut self, key: &str) -> Vec<String> {
+        match self.config.get(key) {
+            None => Vec::new(),
+            Some(Value::String(_, text)) => crate::oauth::scopes::split(text),
+            Some(Value::Array(_, items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .flat_map(crate::oauth::scopes::split)
+                .collect(),
+            Some(_) => {
+                self.problem(key, "must be a string or a list of scopes");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The keys every OAuth provider reads: `callbackUrl`, `sessionDuration`, `additionalScopes`,
+/// `timeout`, `signIn`.
+pub struct Common {
+    pub callback_url: Url,
+    pub session_secs: i64,
+    pub additional_scopes: Vec<String>,
+    pub timeout: Duration,
+    pub sign_in: SignIn,
+}
+
+pub fn common(reader: &mut EnvReader<'_>, provider: &str, external_base_url: &str) -> Common {
+    let default_callback = format!("{external_base_url}/{provider}/handler/frame");
+    let callback_url = reader
+        .url("callbackUrl")
+        .or_else(|| Url::parse(&default_callback).ok())
+        .unwrap_or_else(|| Url::parse("http://localhost/").expect("a literal URL"));
+    let session_secs = reader
+        .seconds("sessionDuration")
+        .map_or(crate::oauth::cookies::DEFAULT_SESSION_SECS, |seconds| {
+            seconds.round() as i64
+        });
+    let timeout =
+        Duration::from_secs_f64(reader.seconds("timeout").unwrap_or(10.0).clamp(0.1, 120.0));
+    let additional_scopes = reader.scopes("additionalScopes");
+    let path = format!("{}.signIn", reader.base);
+    let sign_in =
+        match crate::resolvers::parse_sign_in(provider, &path, reader.config.get("signIn")) {
+            Ok(sign_in) => sign_in,
+            Err(problems) => {
+                reader.problems.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| Problem::new(p.path, p.message)),
+                );
+                SignIn::default()
+            }
+        };
+    Common {
+        callback_url,
+        session_secs,
+        additional_scopes,
+        timeout,
+        sign_in,
+    }
+}
