@@ -2,7 +2,9 @@
 //! an HTTP client, and JWT/JWKS helpers built on an independent JOSE implementation.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fixtures;
+pub mod idp;
 pub mod jose;
 pub mod node;
 

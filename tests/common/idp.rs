@@ -1,0 +1,74 @@
+//! The real OpenID Provider of `tests/idp/` (npm `oidc-provider`), started for a test.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Idp {
+    child: Option<Child>,
+    pub issuer: String,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Idp {
+    /// `clients`: oidc-provider client metadata (JSON array); `None` for the default client.
+    pub async fn start(clients: Option<&serde_json::Value>) -> Self {
+        let dir = super::manifest_dir().join("tests/idp");
+        assert!(
+            dir.join("node_modules/oidc-provider").is_dir(),
+            "the test IdP is not installed: run tests/idp/setup.sh (the README's test command does it)"
+        );
+        let port = super::node::free_port();
+        let log_path = std::env::temp_dir().join(format!("stagedoor-idp-{port}.log"));
+        let mut command = Command::new("node");
+        command
+            .arg("idp.mjs")
+            .current_dir(&dir)
+            .env("IDP_PORT", port.to_string())
+            .stdout(std::fs::File::create(&log_path).unwrap())
+            .stderr(Stdio::inherit());
+        if let Some(clients) = clients {
+            command.env("IDP_CLIENTS", clients.to_string());
+        }
+        let issuer = format!("http://127.0.0.1:{port}");
+        let mut idp = Self {
+            child: Some(command.spawn().expect("node")),
+            issuer,
+        };
+        let started = Instant::now();
+        let discovery = idp.discovery_url();
+        loop {
+            if let Ok(response) = super::client().get(&discovery).send().await
+                && response.status() == 200
+            {
+                return idp;
+            }
+            if let Some(Ok(Some(status))) = idp.child.as_mut().map(Child::try_wait) {
+                panic!("the IdP exited with {status}; see {}", log_path.display());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the IdP did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

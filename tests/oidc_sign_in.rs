@@ -1,0 +1,335 @@
+//! Sign-in through a real OpenID Provider (npm `oidc-provider`) into a real Backstage catalog:
+//! the popup and redirect flows, refresh with rotation, logout with revocation, and failures.
+
+mod common;
+
+use common::browser::{Browser, Page};
+use common::idp::Idp;
+use common::node::{NodeBackend, free_port};
+use common::{TestServer, jose};
+use serde_json::json;
+
+const CALLBACK: &str = "http://localhost:7007/api/auth/oidc/handler/frame";
+const SCOPE: &str = "openid%20profile%20email%20offline_access";
+
+struct Setup {
+    server: TestServer,
+    idp: Idp,
+    _catalog: NodeBackend,
+}
+
+impl Setup {
+    async fn start(extra: &str) -> Self {
+        let idp = Idp::start(None).await;
+        let port = free_port();
+        let config = format!(
+            r#"
+auth:
+  providers:
+    oidc:
+      development:
+        metadataUrl: {}
+        clientId: backstage
+        clientSecret: backstage-secret
+        prompt: consent
+        signIn:
+          resolvers:
+            - resolver: emailMatchingUserEntityProfileEmail
+stagedoor:
+  catalog: {{ baseUrl: "http://127.0.0.1:{port}/api/catalog" }}
+{extra}"#,
+            idp.discovery_url()
+        );
+        let server = TestServer::start(&[&config]).await;
+        let catalog = NodeBackend::start_at(port, &server.server.base_url(), None).await;
+        Self {
+            server,
+            idp,
+            _catalog: catalog,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.server.server.address.port())
+    }
+
+    /// The callback URL the IdP sent the browser to, aimed at the server under test.
+    fn to_server(&self, callback: &str) -> String {
+        callback.replacen(
+            "http://localhost:7007/api/auth",
+            &self.server.server.base_url(),
+            1,
+        )
+    }
+
+    /// `/start` → IdP → log in as `login` → the callback response.
+    async fn sign_in(&self, browser: &mut Browser, login: &str, start_query: &str) -> Page {
+        let start = browser
+            .get(&self.server.url(&format!("/oidc/start?{start_query}")))
+            .await;
+        assert_eq!(start.status, 302, "{}", start.body);
+        let authorize = start.location().unwrap();
+        assert!(authorize.starts_with(&self.idp.issuer), "{authorize}");
+        let interaction = browser
+            .follow(&authorize, &format!("{}/interaction/", self.idp.issuer))
+            .await;
+        let interaction_url = interaction.url.clone();
+        assert!(
+            interaction_url.contains("/interaction/"),
+            "{interaction_url}: {}",
+            interaction.body
+        );
+        let login_url = format!(
+            "{interaction_url}{}login={}",
+            if interaction_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            },
+            login
+        );
+        let callback = browser.follow(&login_url, CALLBACK).await;
+        assert!(
+            callback.url.starts_with(CALLBACK),
+            "the IdP came back to {}",
+            callback.url
+        );
+        browser.get(&self.to_server(&callback.url)).await
+    }
+}
+
+fn popup_query() -> String {
+    format!("scope={SCOPE}&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&env=development")
+}
+
+#[tokio::test]
+async fn full_popup_sign_in_refresh_and_logout() {
+    let setup = Setup::start("").await;
+    let mut browser = Browser::default();
+    let page = setup
+        .sign_in(&mut browser, "alice@example.com", &popup_query())
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.headers["content-type"], "text/html");
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("script-src 'sha256-")
+    );
+    assert_eq!(page.popup_target_origin(), "http://localhost:3000");
+    let message = page.popup_message();
+    assert_eq!(message["type"], "authorization_response", "{message}");
+    let response = &message["response"];
+    assert_eq!(
+        response["profile"],
+        json!({"email": "alice@example.com", "picture": "http://localhost:3000/avatars/alice.png", "displayName": "Alice Example"})
+    );
+    assert_eq!(
+        response["providerInfo"]["scope"],
+        "openid profile email offline_access"
+    );
+    assert!(response["providerInfo"]["accessToken"].is_string());
+    assert_eq!(
+        jose::payload(response["providerInfo"]["idToken"].as_str().unwrap())["sub"],
+        "alice"
+    );
+    assert_eq!(
+        response["backstageIdentity"]["identity"],
+        json!({"type": "user", "userEntityRef": "user:default/alice", "ownershipEntityRefs": ["user:default/alice", "group:default/team-a"]})
+    );
+    let token = response["backstageIdentity"]["token"].as_str().unwrap();
+    jose::verify(token, &setup.server.jwks().await).expect("a Backstage token that verifies");
+
+    let host = setup.host();
+    let first_refresh_token = browser
+        .cookie(&host, "oidc-refresh-token")
+        .expect("refresh cookie");
+    assert_eq!(
+        browser.cookie(&host, "oidc-granted-scope").as_deref(),
+        Some("openid%20profile%20email%20offline_access")
+    );
+
+    // Refresh: a new Backstage token; the IdP rotated the refresh token.
+    let refresh_url = setup.server.url(&format!(
+        "/oidc/refresh?optional&scope={SCOPE}&env=development"
+    ));
+    let refreshed = browser
+        .request(
+            reqwest::Method::GET,
+            &refresh_url,
+            &[("x-requested-with", "XMLHttpRequest")],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let session: serde_json::Value = serde_json::from_str(&refreshed.body).unwrap();
+    assert_eq!(
+        session["backstageIdentity"]["identity"]["userEntityRef"],
+        "user:default/alice"
+    );
+    assert_eq!(session["profile"]["email"], "alice@example.com");
+    let rotated = browser.cookie(&host, "oidc-refresh-token").unwrap();
+    assert_ne!(
+        rotated, first_refresh_token,
+        "the rotated refresh token replaced the cookie"
+    );
+
+    // The old refresh token is dead at the IdP: Node's error shape with the OPError cause.
+    let mut replay = Browser::default();
+    replay.set_cookie(
+        &host,
+        "oidc-refresh-token",
+        "/api/auth/oidc",
+        &first_refresh_token,
+    );
+    let refused = replay
+        .request(
+            reqwest::Method::GET,
+            &refresh_url,
+            &[("x-requested-with", "XMLHttpRequest")],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Refresh failed; caused by OPError: invalid_grant"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["cause"]["error"], "invalid_grant");
+
+    // Logout: revokes at the IdP and clears the cookies.
+    let logout = browser
+        .request(
+            reqwest::Method::POST,
+            &setup.server.url("/oidc/logout?env=development"),
+            &[
+                ("x-requested-with", "XMLHttpRequest"),
+                ("origin", "http://localhost:3000"),
+            ],
+        )
+        .await;
+    assert_eq!(logout.status, 200, "{}", logout.body);
+    assert_eq!(logout.body, "");
+    assert!(
+        browser.cookie(&host, "oidc-refresh-token").is_none(),
+        "cleared"
+    );
+    let mut after_logout = Browser::default();
+    after_logout.set_cookie(&host, "oidc-refresh-token", "/api/auth/oidc", &rotated);
+    let dead = after_logout
+        .request(
+            reqwest::Method::GET,
+            &refresh_url,
+            &[("x-requested-with", "XMLHttpRequest")],
+        )
+        .await;
+    assert_eq!(
+        dead.status, 401,
+        "a revoked refresh token no longer works: {}",
+        dead.body
+    );
+}
+
+#[tokio::test]
+async fn redirect_flow_and_users_outside_the_catalog() {
+    let setup = Setup::start("").await;
+    let mut browser = Browser::default();
+    let query = "scope=openid%20profile%20email%20offline_access&origin=http%3A%2F%2Flocalhost%3A3000&redirectUrl=http%3A%2F%2Flocalhost%3A3000%2Fcatalog%3Fx%3D1&flow=redirect&env=development";
+    let page = setup
+        .sign_in(&mut browser, "alice@example.com", query)
+        .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert_eq!(
+        page.location().as_deref(),
+        Some("http://localhost:3000/catalog?x=1")
+    );
+    let refresh_url = setup.server.url("/oidc/refresh?optional&env=development");
+    let session = browser
+        .request(
+            reqwest::Method::GET,
+            &refresh_url,
+            &[("x-requested-with", "XMLHttpRequest")],
+        )
+        .await;
+    assert_eq!(
+        session.status, 200,
+        "the app gets its session with /refresh after the redirect: {}",
+        session.body
+    );
+
+    // Not in the catalog: Node's message, delivered in the redirect.
+    let mut stranger = Browser::default();
+    let page = setup
+        .sign_in(&mut stranger, "nobody@example.com", query)
+        .await;
+    let location = page.location().unwrap();
+    assert!(location.starts_with("http://localhost:3000/catalog?x=1&error=Failed+to+sign-in%2C+unable+to+resolve+user+identity."), "{location}");
+}
+
+#[tokio::test]
+async fn start_refuses_bad_origins_and_redirects_before_reaching_the_idp() {
+    let setup = Setup::start("").await;
+    let get = |query: &str| {
+        let url = setup.server.url(&format!("/oidc/start?{query}"));
+        setup.server.http.get(url).send()
+    };
+    common::assert_error(
+        get("env=development&origin=http%3A%2F%2Fevil.example.com")
+            .await
+            .unwrap(),
+        403,
+        "NotAllowedError",
+        "Origin 'http://evil.example.com' is not allowed",
+    )
+    .await;
+    common::assert_error(
+        get("env=development&origin=not-a-url").await.unwrap(),
+        400,
+        "InputError",
+        "App origin is invalid, failed to parse",
+    )
+    .await;
+    common::assert_error(
+        get("origin=http%3A%2F%2Flocalhost%3A3000").await.unwrap(),
+        400,
+        "InputError",
+        "Must specify 'env' query to select environment",
+    )
+    .await;
+    common::assert_error(
+        get("env=production").await.unwrap(),
+        404,
+        "NotFoundError",
+        "No configuration available for the 'production' environment of this provider.",
+    )
+    .await;
+    for bypass in [
+        "https://localhost:3000@evil.example/",
+        "http://evil.example\\@localhost:3000/",
+        "http://localhost:3000.evil.example/",
+        "javascript:alert(1)",
+        "//evil.example/x",
+    ] {
+        let encoded: String = url::form_urlencoded::byte_serialize(bypass.as_bytes()).collect();
+        let response = get(&format!("env=development&origin=http%3A%2F%2Flocalhost%3A3000&flow=redirect&redirectUrl={encoded}")).await.unwrap();
+        assert_eq!(response.status(), 403, "{bypass}");
+    }
+    let ok = get(&popup_query()).await.unwrap();
+    assert_eq!(ok.status(), 302);
+    let location = ok.headers()["location"].to_str().unwrap().to_owned();
+    for part in [
+        "response_type=code",
+        "client_id=backstage",
+        "code_challenge_method=S256",
+        "prompt=consent",
+        "nonce=",
+        "state=",
+        "redirect_uri=http%3A%2F%2Flocalhost%3A7007%2Fapi%2Fauth%2Foidc%2Fhandler%2Fframe",
+    ] {
+        assert!(location.contains(part), "{part} in {location}");
+    }
+    assert_eq!(ok.headers()["content-length"], "0");
+}
