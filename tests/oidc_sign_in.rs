@@ -333,3 +333,213 @@ async fn start_refuses_bad_origins_and_redirects_before_reaching_the_idp() {
     }
     assert_eq!(ok.headers()["content-length"], "0");
 }
+
+/// The error a popup page posts: `(name, message)`.
+fn popup_error(page: &Page) -> (String, String) {
+    assert_eq!(page.status, 200, "{}", page.body);
+    let message = page.popup_message();
+    let error = &message["error"];
+    assert!(error.is_object(), "expected an error: {message}");
+    (
+        error["name"].as_str().unwrap().to_owned(),
+        error["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn callback_failures_are_delivered_to_the_popup_as_node_does() {
+    let setup = Setup::start("").await;
+    let host = setup.host();
+
+    // Consent denied at the IdP.
+    let mut browser = Browser::default();
+    let start = browser
+        .get(&setup.server.url(&format!("/oidc/start?{}", popup_query())))
+        .await;
+    let interaction = browser
+        .follow(
+            &start.location().unwrap(),
+            &format!("{}/interaction/", setup.idp.issuer),
+        )
+        .await;
+    let denied = browser
+        .follow(&format!("{}?deny=1", interaction.url), CALLBACK)
+        .await;
+    let page = browser.get(&setup.to_server(&denied.url)).await;
+    let (name, message) = popup_error(&page);
+    assert_eq!(name, "Error");
+    assert!(
+        message.starts_with("Authentication rejected, "),
+        "{message}"
+    );
+
+    // A callback whose nonce cookie is missing, or different from the state's.
+    let mut browser = Browser::default();
+    let start = browser
+        .get(&setup.server.url(&format!("/oidc/start?{}", popup_query())))
+        .await;
+    let interaction = browser
+        .follow(
+            &start.location().unwrap(),
+            &format!("{}/interaction/", setup.idp.issuer),
+        )
+        .await;
+    let callback = browser
+        .follow(
+            &format!("{}?login=alice@example.com", interaction.url),
+            CALLBACK,
+        )
+        .await;
+    let callback_url = setup.to_server(&callback.url);
+    let nonce = browser.cookie(&host, "oidc-nonce").unwrap();
+    browser.remove_cookie(&host, "oidc-nonce");
+    assert_eq!(
+        popup_error(&browser.get(&callback_url).await),
+        (
+            "NotAllowedError".into(),
+            "Auth response is missing cookie nonce".into()
+        )
+    );
+    browser.set_cookie(&host, "oidc-nonce", "/api/auth/oidc/handler", "xyz");
+    assert_eq!(
+        popup_error(&browser.get(&callback_url).await),
+        ("NotAllowedError".into(), "Invalid nonce".into())
+    );
+    // The sealed secrets belong to this sign-in only: another browser's cookie is refused.
+    browser.set_cookie(&host, "oidc-nonce", "/api/auth/oidc/handler", &nonce);
+    let flow = browser.cookie(&host, "oidc-flow").unwrap();
+    browser.set_cookie(&host, "oidc-flow", "/api/auth/oidc/handler", "AAAA");
+    let (_, message) = popup_error(&browser.get(&callback_url).await);
+    assert!(message.contains("started in another browser"), "{message}");
+    browser.set_cookie(&host, "oidc-flow", "/api/auth/oidc/handler", &flow);
+    // The genuine callback works once; the same code replayed is refused by the IdP.
+    let page = browser.get(&callback_url).await;
+    assert!(
+        page.popup_message()["response"]["backstageIdentity"].is_object(),
+        "{}",
+        page.body
+    );
+    let (name, message) = popup_error(&browser.get(&callback_url).await);
+    assert_eq!(
+        (name.as_str(), message.as_str()),
+        (
+            "Error",
+            "Authentication failed, invalid_grant (grant request is invalid)"
+        )
+    );
+
+    // A state that does not decode is a JSON error (before the popup page exists).
+    common::assert_error(
+        setup
+            .server
+            .get("/oidc/handler/frame?code=abc&state=garbage")
+            .await,
+        403,
+        "NotAllowedError",
+        "OAuth state is invalid, missing env",
+    )
+    .await;
+    common::assert_error(
+        setup.server.get("/oidc/handler/frame?code=abc").await,
+        400,
+        "InputError",
+        "Must specify 'env' query to select environment",
+    )
+    .await;
+    // A disallowed origin in the state: the error goes to the app's own origin, never to it.
+    let state = stagedoor::oauth::state::OAuthState {
+        nonce: "abc".into(),
+        env: "development".into(),
+        origin: Some("http://evil.example.com".into()),
+        ..Default::default()
+    };
+    let mut browser = Browser::default();
+    browser.set_cookie(&host, "oidc-nonce", "/api/auth/oidc/handler", "abc");
+    let page = browser
+        .get(&setup.server.url(&format!(
+            "/oidc/handler/frame?code=abc&state={}",
+            state.encode()
+        )))
+        .await;
+    assert_eq!(
+        popup_error(&page),
+        (
+            "NotAllowedError".into(),
+            "Origin 'http://evil.example.com' is not allowed".into()
+        )
+    );
+    assert_eq!(page.popup_target_origin(), "http://localhost:3000");
+}
+
+#[tokio::test]
+async fn a_profile_without_email_tells_the_operator_what_to_fix() {
+    let setup = Setup::start("").await;
+    let mut browser = Browser::default();
+    let (name, message) =
+        popup_error(&setup.sign_in(&mut browser, "noemail", &popup_query()).await);
+    assert_eq!(name, "Error");
+    assert!(
+        message.starts_with("Login failed, user profile does not contain an email"),
+        "{message}"
+    );
+    assert!(
+        message.contains("'email' scope")
+            && message.contains("auth.providers.oidc.development.additionalScopes"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_and_an_unreachable_idp_are_reported() {
+    let mut idp = Idp::start(None).await;
+    let discovery = idp.discovery_url();
+    let config = |secret: &str| {
+        format!(
+            "auth:\n  providers:\n    oidc:\n      development:\n        metadataUrl: {discovery}\n        clientId: backstage\n        clientSecret: {secret}\n        prompt: consent\n"
+        )
+    };
+    let server = TestServer::start(&[&config("not-the-secret")]).await;
+    let mut browser = Browser::default();
+    let start = browser
+        .get(&server.url(&format!("/oidc/start?{}", popup_query())))
+        .await;
+    let interaction = browser
+        .follow(
+            &start.location().unwrap(),
+            &format!("{}/interaction/", idp.issuer),
+        )
+        .await;
+    let callback = browser
+        .follow(
+            &format!("{}?login=alice@example.com", interaction.url),
+            CALLBACK,
+        )
+        .await;
+    let page = browser
+        .get(&callback.url.replacen(
+            "http://localhost:7007/api/auth",
+            &server.server.base_url(),
+            1,
+        ))
+        .await;
+    let (name, message) = popup_error(&page);
+    assert_eq!(name, "Error");
+    assert!(
+        message.starts_with("Authentication failed, invalid_client"),
+        "{message}"
+    );
+
+    // The IdP goes away: /start answers with a clear error instead of a redirect.
+    idp.stop();
+    let fresh = TestServer::start(&[&config("backstage-secret")]).await;
+    let response = fresh.get(&format!("/oidc/start?{}", popup_query())).await;
+    assert_eq!(response.status(), 500);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the IdP's discovery document"),
+        "{body}"
+    );
+}
