@@ -1,0 +1,253 @@
+//! `GET|POST /handler/frame`: the IdP's redirect back; the popup page or the redirect.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::{FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value};
+use crate::http::error::{ApiError, ErrorName};
+use crate::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::oauth::id_token::Expectations;
+use crate::oauth::state::OAuthState;
+use crate::oauth::{frame, scopes};
+
+impl OAuthProvider {
+    /// `GET|POST /handler/frame`: the IdP's redirect back.
+    pub async fn frame(
+        &self,
+        ctx: &FlowContext<'_>,
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        // Before any failure can be delivered to the browser, the environment must be known;
+        // these errors are JSON, as in Node.
+        let state = match query.get("state") {
+            Some(state) => Some(OAuthState::decode(state)?),
+            None => None,
+        };
+        let env_name = query
+            .get("env")
+            .or(state.as_ref().map(|state| state.env.as_str()));
+        let env = self.environment(env_name)?.clone();
+        let state =
+            state.ok_or_else(|| ApiError::not_allowed("OAuth state is invalid, missing env"))?;
+
+        // The target origin of the popup message; a refused origin never receives anything.
+        let (target, origin_error) = match state
+            .origin
+            .as_deref()
+            .map(|origin| ctx.origins.check(origin))
+        {
+            None => (ctx.origins.app_origin.to_owned(), None),
+            Some(Ok(origin)) => (origin, None),
+            Some(Err(error)) => (ctx.origins.app_origin.to_owned(), Some(error)),
+        };
+        let result = match origin_error {
+            Some(error) => Err(error),
+            None => {
+                self.complete_sign_in(ctx, &env, &state, query, headers, &target)
+                    .await
+            }
+        };
+        let redirect = state.flow.as_deref() == Some("redirect");
+        match result {
+            Ok((payload, cookies)) => {
+                let mut response = if redirect {
+                    let redirect_url = state.redirect_url.as_deref().ok_or_else(|| {
+                        ApiError::input("No redirectUrl provided in request query parameters")
+                    });
+                    match redirect_url {
+                        Ok(url) => redirect_response(url)?,
+                        Err(error) => return Ok(deliver_error(&state, &target, error)),
+                    }
+                } else {
+                    frame::page(
+                        &json!({"type": "authorization_response", "response": payload}),
+                        &target,
+                    )
+                };
+                for cookie in cookies {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                Ok(response)
+            }
+            Err(error) => Ok(deliver_error(&state, &target, error)),
+        }
+    }
+
+    async fn complete_sign_in(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        state: &OAuthState,
+        query: &Query,
+        headers: &HeaderMap,
+        target: &str,
+    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+        let settings = &env.settings;
+        let cookies = RequestCookies::from_headers(headers);
+        let cookie_nonce = cookies
+            .get(&format!("{}-nonce", self.id))
+            .ok_or_else(|| ApiError::not_allowed("Auth response is missing cookie nonce"))?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            cookie_nonce.as_bytes(),
+            state.nonce.as_bytes(),
+        )) {
+            return Err(ApiError::not_allowed("Invalid nonce"));
+        }
+        if let (Some("redirect"), Some(url)) =
+            (state.flow.as_deref(), state.redirect_url.as_deref())
+        {
+            ctx.origins.check_redirect(url)?;
+        }
+        if let Some(error) = query.get("error") {
+            let description = query.get("error_description").unwrap_or(error);
+            let verb = if error == "access_denied" {
+                "rejected"
+            } else {
+                "failed"
+            };
+            return Err(ApiError::new(
+                ErrorName::Error,
+                format!("Authentication {verb}, {description}"),
+            ));
+        }
+        let metadata = env.idp.metadata().await.map_err(failed)?;
+        let (metadata, jwks) = metadata.as_ref();
+        let issuer = metadata.issuer.as_deref().unwrap_or_default();
+        // RFC 9207: an `iss` on the response must be the IdP this sign-in started with.
+        if let Some(iss) = query.get("iss")
+            && iss != issuer
+        {
+            return Err(ApiError::new(
+                ErrorName::Error,
+                format!(
+                    "Authentication failed, the authorization response came from issuer '{iss}', expected '{issuer}'"
+                ),
+            ));
+        }
+        let sealed = cookies
+            .get(&format!("{}-flow", self.id))
+            .unwrap_or_default();
+        let secrets = ctx.sealer.open(
+            sealed,
+            &binding(&self.id, &settings.environment, &state.nonce),
+        );
+        let secrets = secrets
+            .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= crate::oauth::cookies::NONCE_MAX_AGE_SECS)
+            .ok_or_else(|| ApiError::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
+        let code = query.get("code").ok_or_else(|| {
+            ApiError::new(
+                ErrorName::Error,
+                "Authentication failed, the IdP sent no authorization code",
+            )
+        })?;
+
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", settings.callback_url.as_str()),
+        ];
+        if let Some(verifier) = &secrets.verifier {
+            form.push(("code_verifier", verifier));
+        }
+        let tokens = env
+            .idp
+            .token(
+                &metadata.token_endpoint,
+                settings.client_auth,
+                &settings.client_id,
+                &settings.client_secret,
+                &form,
+            )
+            .await
+            .map_err(failed)?;
+        let id_claims = match &tokens.id_token {
+            Some(id_token) => {
+                let expected = Expectations {
+                    issuer,
+                    client_id: &settings.client_id,
+                    nonce: secrets.nonce.as_deref(),
+                    algorithms: &settings.algorithms,
+                    now_secs: ctx.clock.now_seconds(),
+                };
+                jwks.verify(id_token, &expected).await.map_err(|reason| {
+                    ApiError::new(ErrorName::Error, format!("Authentication failed, {reason}"))
+                })?
+            }
+            None => {
+                return Err(ApiError::new(
+                    ErrorName::Error,
+                    "Authentication failed, the IdP returned no ID token",
+                ));
+            }
+        };
+        let scope = match (&state.scope, settings.persist_scopes) {
+            (Some(scope), true) => scope.clone(),
+            (None, true) => return Err(ApiError::authentication("No scope found in OAuth state")),
+            (_, false) => tokens
+                .scope
+                .as_deref()
+                .map(|s| scopes::split(s).join(" "))
+                .unwrap_or_default(),
+        };
+        let payload = self
+            .session_payload(ctx, env, &tokens, &id_claims, &scope)
+            .await?;
+
+        let mut writer = CookieWriter::new(&env.cookies, target, ctx.clock.now_millis());
+        if settings.persist_scopes {
+            writer.set_session_cookie(
+                &cookies,
+                &format!("{}-granted-scope", self.id),
+                &scope,
+                settings.session_secs,
+            );
+        }
+        if let Some(refresh_token) = &tokens.refresh_token {
+            writer.set_session_cookie(
+                &cookies,
+                &format!("{}-refresh-token", self.id),
+                refresh_token,
+                settings.session_secs,
+            );
+        }
+        Ok((payload, writer.headers))
+    }
+}
+
+fn deliver_error(state: &OAuthState, target: &str, error: ApiError) -> Response {
+    if let (Some("redirect"), Some(redirect_url)) =
+        (state.flow.as_deref(), state.redirect_url.as_deref())
+        && let Ok(mut url) = url::Url::parse(redirect_url)
+    {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "error")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("error", &error.message);
+        if let Ok(response) = redirect_response(url.as_str()) {
+            return response;
+        }
+    }
+    frame::page(
+        &json!({"type": "authorization_response", "error": {"name": error.name.as_str(), "message": error.message}}),
+        target,
+    )
+}
+
+fn redirect_response(url: &str) -> Result<Response, ApiError> {
+    let mut response = (StatusCode::FOUND, format!("Found. Redirecting to {url}")).into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, header_value(url)?);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}

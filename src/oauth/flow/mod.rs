@@ -1,0 +1,179 @@
+//! The OAuth routes of one provider (§3.1–3.4): `/start`, `/handler/frame`, `/refresh`,
+//! `/logout`, for the popup and redirect flows. One file per step.
+
+mod callback;
+mod session;
+mod start;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderValue};
+use percent_encoding::utf8_percent_encode;
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::URI_COMPONENT;
+use super::cookies::CookiePolicy;
+use super::idp::{IdpClient, IdpError};
+use super::origin::Origins;
+use super::sealed::Sealer;
+use crate::catalog::CatalogClient;
+use crate::clock::SharedClock;
+use crate::http::error::{ApiError, ErrorName};
+use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
+use crate::tokens::TokenIssuer;
+
+/// What the routes need from the rest of the service.
+pub struct FlowContext<'a> {
+    pub origins: Origins<'a>,
+    pub clock: &'a SharedClock,
+    pub issuer: &'a TokenIssuer,
+    pub catalog: &'a CatalogClient,
+    pub sealer: &'a Sealer,
+}
+
+/// The query string, last value winning as in Express.
+pub struct Query(BTreeMap<String, String>);
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Self {
+        Self(
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+pub struct OAuthEnv {
+    pub settings: OAuthEnvSettings,
+    pub idp: IdpClient,
+    pub cookies: CookiePolicy,
+}
+
+pub struct OAuthProvider {
+    pub id: String,
+    pub environments: BTreeMap<String, Arc<OAuthEnv>>,
+}
+
+impl OAuthProvider {
+    pub fn new(id: &str, environments: Vec<OAuthEnvSettings>, http: &reqwest::Client) -> Self {
+        let environments = environments
+            .into_iter()
+            .map(|settings| {
+                let idp = match &settings.endpoints {
+                    Endpoints::Discovery { metadata_url } => {
+                        IdpClient::discovered(http.clone(), settings.timeout, metadata_url.clone())
+                    }
+                    Endpoints::Fixed(metadata) => {
+                        IdpClient::fixed(http.clone(), settings.timeout, metadata.clone())
+                    }
+                };
+                let cookies = CookiePolicy::new(&settings.callback_url, id);
+                (
+                    settings.environment.clone(),
+                    Arc::new(OAuthEnv {
+                        settings,
+                        idp,
+                        cookies,
+                    }),
+                )
+            })
+            .collect();
+        Self {
+            id: id.to_owned(),
+            environments,
+        }
+    }
+
+    fn environment(&self, env: Option<&str>) -> Result<&Arc<OAuthEnv>, ApiError> {
+        let env =
+            env.ok_or_else(|| ApiError::input("Must specify 'env' query to select environment"))?;
+        self.environments.get(env).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No configuration available for the '{env}' environment of this provider."
+            ))
+        })
+    }
+}
+
+/// Binds the sealed secrets to one sign-in.
+pub(super) fn binding(provider: &str, environment: &str, nonce: &str) -> String {
+    format!("{provider}|{environment}|{nonce}")
+}
+
+pub(super) fn require_xrw(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("XMLHttpRequest") => Ok(()),
+        _ => Err(ApiError::authentication("Invalid X-Requested-With header")),
+    }
+}
+
+/// A failure during the callback, in Node's words.
+pub(super) fn failed(error: IdpError) -> ApiError {
+    ApiError::new(
+        ErrorName::Error,
+        format!("Authentication failed, {}", error.message),
+    )
+}
+
+/// A failure during refresh: the cause is an `OPError` carrying the IdP's error.
+pub(super) fn op_error(error: IdpError) -> ApiError {
+    let mut cause = ApiError::new(
+        if error.error.is_some() {
+            ErrorName::OPError
+        } else {
+            ErrorName::Error
+        },
+        error.message,
+    );
+    if let Some(code) = error.error {
+        cause.fields.push(("error", code));
+    }
+    if let Some(description) = error.description {
+        cause.fields.push(("error_description", description));
+    }
+    cause
+}
+
+pub(super) fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(text).map_err(|_| ApiError::input("the URL cannot be sent as a header"))
+}
+
+/// `url` with `params` appended (its own query kept), `encodeURIComponent`-encoded.
+pub(super) fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, URI_COMPONENT),
+                utf8_percent_encode(v, URI_COMPONENT)
+            )
+        })
+        .collect();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{}", encoded.join("&"))
+}
+
+pub(super) fn random_bytes(count: usize) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = vec![0u8; count];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("no randomness", &"rng"))?;
+    Ok(bytes)
+}
+
+/// `count` random bytes, standard base64 (as Node's nonces).
+pub(super) fn random_base64(count: usize) -> Result<String, ApiError> {
+    Ok(STANDARD.encode(random_bytes(count)?))
+}

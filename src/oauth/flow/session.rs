@@ -1,0 +1,283 @@
+//! The session payload, `/refresh` and `/logout`.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use super::{FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, require_xrw};
+use crate::http::error::{ApiError, ErrorName, json_response};
+use crate::identity::{BackstageIdentityResponse, Profile};
+use crate::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::oauth::id_token::Expectations;
+use crate::oauth::idp::TokenResponse;
+use crate::oauth::scopes;
+use crate::providers::oauth_settings::OAuthEnvSettings;
+use crate::resolvers::SignInInfo;
+
+const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
+
+impl OAuthProvider {
+    /// `{profile, providerInfo, backstageIdentity?}`, after userinfo and the resolvers.
+    pub(super) async fn session_payload(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        tokens: &TokenResponse,
+        id_claims: &Map<String, Value>,
+        scope: &str,
+    ) -> Result<Value, ApiError> {
+        let access_token = tokens
+            .access_token
+            .as_deref()
+            .ok_or_else(|| ApiError::new(ErrorName::Error, "Failed to obtain access token"))?;
+        let metadata = env.idp.metadata().await.map_err(failed)?;
+        let userinfo_endpoint = metadata.0.userinfo_endpoint.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorName::Error,
+                "OIDC IdP must provide a userinfo_endpoint in the metadata response",
+            )
+        })?;
+        let userinfo = env
+            .idp
+            .userinfo(userinfo_endpoint, access_token, false)
+            .await
+            .map_err(failed)?;
+        let text = |name: &str| {
+            userinfo
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let profile = Profile {
+            email: text("email")
+                .filter(|_| userinfo.get("email_verified") == Some(&Value::Bool(true))),
+            picture: text("picture"),
+            display_name: text("name"),
+        };
+        let mut claims = id_claims.clone();
+        claims.extend(userinfo.clone());
+        let mut response = json!({"profile": profile});
+        let mut provider_info = Map::new();
+        if let Some(id_token) = &tokens.id_token {
+            provider_info.insert("idToken".into(), Value::String(id_token.clone()));
+        }
+        provider_info.insert("accessToken".into(), Value::String(access_token.to_owned()));
+        provider_info.insert("scope".into(), Value::String(scope.to_owned()));
+        if let Some(expires_in) = tokens
+            .expires_in
+            .as_ref()
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        {
+            provider_info.insert("expiresInSeconds".into(), Value::from(expires_in));
+        }
+        response["providerInfo"] = Value::Object(provider_info);
+        if env.settings.sign_in.is_configured() {
+            let info = SignInInfo {
+                username: text("preferred_username"),
+                user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+                profile,
+                claims,
+            };
+            let resolved = env
+                .settings
+                .sign_in
+                .resolve(&info, ctx.catalog)
+                .await
+                .map_err(|error| with_email_hint(error, &env.settings))?;
+            let issued = ctx
+                .issuer
+                .issue(&resolved.user_entity_ref, &resolved.ownership_refs)
+                .await?;
+            let identity = BackstageIdentityResponse::new(issued, ctx.clock.now_millis());
+            response["backstageIdentity"] = serde_json::to_value(identity).unwrap_or(Value::Null);
+        }
+        Ok(response)
+    }
+
+    /// `GET|POST /refresh`: a new session from the refresh cookie.
+    pub async fn refresh(
+        &self,
+        ctx: &FlowContext<'_>,
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let env = self.environment(query.get("env"))?.clone();
+        require_xrw(headers)?;
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(ctx.origins.app_origin)
+            .to_owned();
+        let result = self
+            .refresh_session(ctx, &env, query, headers, &origin)
+            .await;
+        let (payload, cookies) = result.map_err(|cause| {
+            ApiError::caused_by(ErrorName::AuthenticationError, "Refresh failed", cause)
+        })?;
+        let mut response = json_response(StatusCode::OK, &payload);
+        for cookie in cookies {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
+    }
+
+    async fn refresh_session(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        query: &Query,
+        headers: &HeaderMap,
+        origin: &str,
+    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+        let settings = &env.settings;
+        let cookies = RequestCookies::from_headers(headers);
+        let refresh_token = cookies
+            .get_chunked(&format!("{}-refresh-token", self.id))
+            .ok_or_else(|| ApiError::input("Missing session cookie"))?;
+        let requested = scopes::split(query.get("scope").unwrap_or_default());
+        let granted = if settings.persist_scopes {
+            cookies
+                .get(&format!("{}-granted-scope", self.id))
+                .map(scopes::split)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let scope = scopes::combine(&[
+            &requested,
+            &granted,
+            &settings.required_scopes,
+            &settings.additional_scopes,
+        ]);
+
+        let metadata = env.idp.metadata().await.map_err(op_error)?;
+        let (metadata, jwks) = metadata.as_ref();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+        ];
+        let tokens = env
+            .idp
+            .token(
+                &metadata.token_endpoint,
+                settings.client_auth,
+                &settings.client_id,
+                &settings.client_secret,
+                &form,
+            )
+            .await
+            .map_err(op_error)?;
+        let id_claims = match &tokens.id_token {
+            Some(id_token) => {
+                let expected = Expectations {
+                    issuer: metadata.issuer.as_deref().unwrap_or_default(),
+                    client_id: &settings.client_id,
+                    nonce: None,
+                    algorithms: &settings.algorithms,
+                    now_secs: ctx.clock.now_seconds(),
+                };
+                jwks.verify(id_token, &expected)
+                    .await
+                    .map_err(|reason| ApiError::new(ErrorName::Error, reason))?
+            }
+            None => Map::new(),
+        };
+        let reported_scope = if settings.persist_scopes {
+            scope.clone()
+        } else {
+            tokens
+                .scope
+                .as_deref()
+                .map(|s| scopes::split(s).join(" "))
+                .unwrap_or_default()
+        };
+        let payload = self
+            .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
+            .await?;
+
+        let mut writer = CookieWriter::new(&env.cookies, origin, ctx.clock.now_millis());
+        if settings.persist_scopes {
+            writer.set_session_cookie(
+                &cookies,
+                &format!("{}-granted-scope", self.id),
+                &scope,
+                settings.session_secs,
+            );
+        }
+        if let Some(rotated) = tokens
+            .refresh_token
+            .as_deref()
+            .filter(|rotated| *rotated != refresh_token)
+        {
+            writer.set_session_cookie(
+                &cookies,
+                &format!("{}-refresh-token", self.id),
+                rotated,
+                settings.session_secs,
+            );
+        }
+        Ok((payload, writer.headers))
+    }
+
+    /// `POST /logout`: revokes the refresh token where the IdP allows it, clears the cookies.
+    pub async fn logout(
+        &self,
+        ctx: &FlowContext<'_>,
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let env = self.environment(query.get("env"))?.clone();
+        require_xrw(headers)?;
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+            && !ctx.origins.is_allowed(origin)
+        {
+            return Err(ApiError::not_allowed(format!(
+                "Origin '{origin}' is not allowed"
+            )));
+        }
+        let settings = &env.settings;
+        let cookies = RequestCookies::from_headers(headers);
+        let refresh_name = format!("{}-refresh-token", self.id);
+        if let Some(refresh_token) = cookies.get_chunked(&refresh_name) {
+            let metadata = env.idp.metadata().await.map_err(failed)?;
+            if let Some(endpoint) = &metadata.0.revocation_endpoint {
+                env.idp
+                    .revoke(
+                        endpoint,
+                        settings.client_auth,
+                        &settings.client_id,
+                        &settings.client_secret,
+                        &refresh_token,
+                    )
+                    .await
+                    .map_err(failed)?;
+            }
+        }
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(ctx.origins.app_origin);
+        let mut writer = CookieWriter::new(&env.cookies, origin, ctx.clock.now_millis());
+        writer.remove_if_present(&cookies, &refresh_name);
+        if settings.persist_scopes {
+            writer.remove_if_present(&cookies, &format!("{}-granted-scope", self.id));
+        }
+        let mut response = StatusCode::OK.into_response();
+        for cookie in writer.headers {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
+    }
+}
+
+/// Node's message, plus what the operator can do about it.
+fn with_email_hint(mut error: ApiError, settings: &OAuthEnvSettings) -> ApiError {
+    if error.message == NO_EMAIL {
+        error.message = format!(
+            "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
+            settings.provider, settings.environment
+        )
+        .into();
+    }
+    error
+}

@@ -1,0 +1,128 @@
+//! `GET /start`: checks the request, then sends the browser to the IdP.
+
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::{
+    FlowContext, OAuthProvider, Query, binding, header_value, random_base64, random_bytes,
+    with_query,
+};
+use crate::http::error::{ApiError, ErrorName};
+use crate::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::oauth::scopes;
+use crate::oauth::sealed::FlowSecrets;
+use crate::oauth::state::OAuthState;
+
+impl OAuthProvider {
+    /// `GET /start`: checks, then 302 to the IdP.
+    pub async fn start(
+        &self,
+        ctx: &FlowContext<'_>,
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let env = self.environment(query.get("env"))?;
+        let settings = &env.settings;
+        let origin = query
+            .get("origin")
+            .map(|origin| ctx.origins.check(origin))
+            .transpose()?;
+        if let Some(redirect_url) = query.get("redirectUrl") {
+            ctx.origins.check_redirect(redirect_url)?;
+        }
+        let metadata = env.idp.metadata().await.map_err(|error| {
+            ApiError::new(
+                ErrorName::Error,
+                format!("Cannot start sign-in: {}", error.message),
+            )
+        })?;
+        let (metadata, _) = metadata.as_ref();
+
+        let nonce = random_base64(16)?;
+        let request_cookies = RequestCookies::from_headers(headers);
+        let requested = scopes::split(query.get("scope").unwrap_or_default());
+        let granted = if settings.persist_scopes {
+            request_cookies
+                .get(&format!("{}-granted-scope", self.id))
+                .map(scopes::split)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let scope = scopes::combine(&[
+            &requested,
+            &granted,
+            &settings.required_scopes,
+            &settings.additional_scopes,
+        ]);
+        let state = OAuthState {
+            nonce: nonce.clone(),
+            env: settings.environment.clone(),
+            origin: origin.clone(),
+            redirect_url: query.get("redirectUrl").map(str::to_owned),
+            flow: query.get("flow").map(str::to_owned),
+            scope: settings.persist_scopes.then(|| scope.clone()),
+        };
+
+        let verifier = URL_SAFE_NO_PAD.encode(random_bytes(32)?);
+        let oidc_nonce = random_base64(16)?;
+        let methods = metadata.code_challenge_methods_supported.as_deref();
+        let (challenge, method) = match methods {
+            Some(methods)
+                if !methods.iter().any(|m| m == "S256") && methods.iter().any(|m| m == "plain") =>
+            {
+                (verifier.clone(), "plain")
+            }
+            _ => (
+                URL_SAFE_NO_PAD.encode(ring::digest::digest(
+                    &ring::digest::SHA256,
+                    verifier.as_bytes(),
+                )),
+                "S256",
+            ),
+        };
+        let secrets = FlowSecrets {
+            verifier: Some(verifier),
+            nonce: Some(oidc_nonce.clone()),
+            sealed_at: ctx.clock.now_seconds(),
+        };
+        let sealed = ctx
+            .sealer
+            .seal(&secrets, &binding(&self.id, &settings.environment, &nonce))
+            .ok_or_else(|| ApiError::internal("sealing the sign-in secrets failed", &"seal"))?;
+
+        let mut params: Vec<(&str, &str)> = vec![
+            ("client_id", &settings.client_id),
+            ("scope", &scope),
+            ("response_type", "code"),
+            ("redirect_uri", settings.callback_url.as_str()),
+        ];
+        let encoded_state = state.encode();
+        params.push(("state", &encoded_state));
+        params.push(("nonce", &oidc_nonce));
+        if let Some(prompt) = &settings.prompt {
+            params.push(("prompt", prompt));
+        }
+        params.push(("code_challenge", &challenge));
+        params.push(("code_challenge_method", method));
+        for (key, value) in &settings.start_params {
+            params.push((key, value));
+        }
+        let location = with_query(&metadata.authorization_endpoint, &params);
+
+        let app_origin = origin.as_deref().unwrap_or(ctx.origins.app_origin);
+        let mut writer = CookieWriter::new(&env.cookies, app_origin, ctx.clock.now_millis());
+        writer.set_nonce(&self.id, &nonce);
+        writer.set_flow_secrets(&format!("{}-flow", self.id), &sealed);
+        let mut response = StatusCode::FOUND.into_response();
+        for cookie in writer.headers {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        let headers = response.headers_mut();
+        headers.insert(header::LOCATION, header_value(&location)?);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        Ok(response)
+    }
+}
