@@ -1,8 +1,10 @@
 //! Loading the Backstage `app-config.yaml` files (merged in order, `${VAR}` substituted) into
 //! validated [`Settings`]. Every problem names its key path and says how to fix it.
 
+mod catalog;
 pub mod duration;
 pub mod model;
+mod providers;
 pub mod substitute;
 mod validate;
 

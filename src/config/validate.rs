@@ -1,24 +1,19 @@
 //! Turns the raw config into [`Settings`], collecting every problem with its key path.
 
-use std::collections::BTreeMap;
-
 use url::Url;
 
-use super::duration::DurationValue;
 use super::model::{
-    OneOrMany, RawAuth, RawCatalog, RawConfig, RawCors, RawDiscoveryTarget, RawGuestProvider,
-    RawPort, RawStagedoor,
+    OneOrMany, RawAuth, RawConfig, RawCors, RawDiscoveryTarget, RawPort, RawStagedoor,
 };
-use super::{ConfigError, Problem, path_of};
-use crate::catalog::{CatalogAuthSettings, CatalogSettings};
+use super::{ConfigError, Problem};
+use crate::catalog::CatalogSettings;
 use crate::entity_ref::EntityRef;
 use crate::glob::OriginPatterns;
-use crate::providers::oauth_settings::{EnvReader, OAuthEnvSettings};
+use crate::providers::oauth_settings::OAuthEnvSettings;
 
 const DEFAULT_TOKEN_LIFETIME: i64 = 3600;
 const MIN_TOKEN_LIFETIME: i64 = 600;
 const MAX_TOKEN_LIFETIME: i64 = 86_400;
-const DEFAULT_GUEST_REF: &str = "user:development/guest";
 
 /// Everything stagedoor needs, validated.
 #[derive(Debug, Clone)]
@@ -87,16 +82,16 @@ pub struct GuestSettings {
     pub allow_outside_development: bool,
 }
 
-struct Validator {
-    problems: Vec<Problem>,
+pub(super) struct Validator {
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Validator {
-    fn problem(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, path: &str, message: impl Into<String>) {
         self.problems.push(Problem::new(path, message));
     }
 
-    fn required_url(&mut self, path: &str, value: Option<String>) -> Option<Url> {
+    pub(super) fn required_url(&mut self, path: &str, value: Option<String>) -> Option<Url> {
         let Some(value) = value else {
             self.problem(
                 path,
@@ -107,7 +102,7 @@ impl Validator {
         self.url(path, &value)
     }
 
-    fn url(&mut self, path: &str, value: &str) -> Option<Url> {
+    pub(super) fn url(&mut self, path: &str, value: &str) -> Option<Url> {
         match Url::parse(value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(url),
             _ => {
@@ -117,14 +112,14 @@ impl Validator {
         }
     }
 
-    fn patterns(&mut self, path: &str, patterns: &[String]) -> OriginPatterns {
+    pub(super) fn patterns(&mut self, path: &str, patterns: &[String]) -> OriginPatterns {
         OriginPatterns::new(patterns).unwrap_or_else(|message| {
             self.problem(path, message);
             OriginPatterns::empty()
         })
     }
 
-    fn entity_ref(&mut self, path: &str, value: &str) {
+    pub(super) fn entity_ref(&mut self, path: &str, value: &str) {
         if EntityRef::parse_with_kind(value).is_err() {
             self.problem(path, format!("\"{value}\" is not an entity ref; expected kind:namespace/name, e.g. user:default/guest"));
         }
@@ -146,7 +141,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let (listen_host, listen_port) = listen(&mut v, &raw.stagedoor);
     let database = database(&mut v, raw.stagedoor.database.as_deref());
     let cors = raw.backend.cors.map(|cors| cors_settings(&mut v, cors));
-    let catalog = catalog_settings(
+    let catalog = super::catalog::catalog_settings(
         &mut v,
         &raw.stagedoor.catalog,
         &raw.discovery.endpoints,
@@ -230,102 +225,7 @@ fn external_base_url(
     backend_base_url.map(|url| format!("{}/api/auth", trim_slash(url.as_str())))
 }
 
-/// The catalog: `stagedoor.catalog.baseUrl`, else the internal `discovery.endpoints` target
-/// for `catalog`, else `backend.baseUrl` + `/api/catalog`.
-fn catalog_settings(
-    v: &mut Validator,
-    raw: &RawCatalog,
-    endpoints: &[super::model::RawDiscoveryEndpoint],
-    backend_base_url: Option<&Url>,
-) -> CatalogSettings {
-    let discovered = endpoints.iter().enumerate().find_map(|(index, endpoint)| {
-        let serves = endpoint
-            .plugins
-            .iter()
-            .any(|plugin| plugin == "catalog" || plugin == "*");
-        let internal = match &endpoint.target {
-            RawDiscoveryTarget::Url(url) => Some(url),
-            RawDiscoveryTarget::Split { internal, .. } => internal.as_ref(),
-        };
-        serves.then_some(()).and(internal).map(|url| (index, url))
-    });
-    let base_url = if let Some(url) = &raw.base_url {
-        v.url("stagedoor.catalog.baseUrl", url)
-            .map(|url| trim_slash(url.as_str()))
-    } else if let Some((index, target)) = discovered {
-        let target = target
-            .replace("{{pluginId}}", "catalog")
-            .replace("{{ pluginId }}", "catalog");
-        v.url(&format!("discovery.endpoints.{index}.target"), &target)
-            .map(|url| trim_slash(url.as_str()))
-    } else {
-        backend_base_url.map(|url| format!("{}/api/catalog", trim_slash(url.as_str())))
-    };
-    let auth = match &raw.auth {
-        None => CatalogAuthSettings::PluginToken,
-        Some(auth) => catalog_auth(v, auth),
-    };
-    let mut seconds =
-        |key: &str, value: &Option<DurationValue>, default: f64, max: f64| -> std::time::Duration {
-            let seconds = match value.as_ref().map(DurationValue::to_seconds) {
-                None => default,
-                Some(Ok(seconds)) if (0.0..=max).contains(&seconds) => seconds,
-                Some(Ok(seconds)) => {
-                    v.problem(
-                        &format!("stagedoor.catalog.{key}"),
-                        format!("{seconds} s is out of range; use 0 to {max} seconds"),
-                    );
-                    default
-                }
-                Some(Err(message)) => {
-                    v.problem(&format!("stagedoor.catalog.{key}"), message);
-                    default
-                }
-            };
-            std::time::Duration::from_secs_f64(seconds)
-        };
-    CatalogSettings {
-        base_url: base_url.unwrap_or_default(),
-        auth,
-        timeout: seconds("timeout", &raw.timeout, 5.0, 60.0),
-        cache_ttl: seconds("cacheTtl", &raw.cache_ttl, 30.0, 3600.0),
-        cache_capacity: raw.cache_size.unwrap_or(10_000),
-    }
-}
-
-fn catalog_auth(v: &mut Validator, auth: &super::model::RawCatalogAuth) -> CatalogAuthSettings {
-    let mut required = |key: &str, value: &Option<String>, example: &str| -> String {
-        value.clone().unwrap_or_else(|| {
-            v.problem(
-                &format!("stagedoor.catalog.auth.{key}"),
-                format!("is required for this auth type, e.g. {example}"),
-            );
-            String::new()
-        })
-    };
-    match auth.kind.as_str() {
-        "plugin" => CatalogAuthSettings::PluginToken,
-        "static" => CatalogAuthSettings::Static {
-            token: required("token", &auth.token, "${CATALOG_TOKEN}"),
-        },
-        "jwt" => CatalogAuthSettings::Jwt {
-            issuer: required("issuer", &auth.issuer, "stagedoor"),
-            audience: required("audience", &auth.audience, "backstage-catalog"),
-            subject: required("subject", &auth.subject, "stagedoor"),
-        },
-        other => {
-            v.problem(
-                "stagedoor.catalog.auth.type",
-                format!(
-                    "\"{other}\" is not a catalog auth type; use plugin (default), static or jwt"
-                ),
-            );
-            CatalogAuthSettings::PluginToken
-        }
-    }
-}
-
-fn trim_slash(url: &str) -> String {
+pub(super) fn trim_slash(url: &str) -> String {
     url.trim_end_matches('/').to_owned()
 }
 
@@ -430,7 +330,8 @@ fn auth_settings(
         "auth.experimentalExtraAllowedOrigins",
         &auth.experimental_extra_allowed_origins,
     );
-    let (guest, oauth, unsupported_providers) = providers(v, &auth.providers, external_base_url);
+    let (guest, oauth, unsupported_providers) =
+        super::providers::providers(v, &auth.providers, external_base_url);
     Some(AuthSettings {
         token_lifetime_secs,
         omit_ownership_claim: auth.omit_identity_token_ownership_claim.unwrap_or(true),
@@ -499,120 +400,4 @@ fn static_keys(v: &mut Validator, auth: &RawAuth) -> Vec<StaticKeySettings> {
         });
     }
     out
-}
-
-fn providers(
-    v: &mut Validator,
-    providers: &BTreeMap<String, figment::value::Value>,
-    external_base_url: &str,
-) -> (Option<GuestSettings>, Vec<OAuthEnvSettings>, Vec<String>) {
-    let mut guest = None;
-    let mut oauth = Vec::new();
-    let mut unsupported = Vec::new();
-    for (id, value) in providers {
-        match id.as_str() {
-            "guest" => guest = guest_settings(v, value),
-            "oidc" => oauth.extend(oauth_environments(v, id, value, external_base_url)),
-            other => {
-                check_sign_in_blocks(v, other, value);
-                unsupported.push(other.to_owned());
-            }
-        }
-    }
-    (guest, oauth, unsupported)
-}
-
-/// Every environment under `auth.providers.<id>` (each key is one, as in Backstage).
-fn oauth_environments(
-    v: &mut Validator,
-    provider: &str,
-    value: &figment::value::Value,
-    external_base_url: &str,
-) -> Vec<OAuthEnvSettings> {
-    let Some(environments) = value.as_dict() else {
-        v.problem(
-            &format!("auth.providers.{provider}"),
-            "must map environment names (e.g. development) to provider settings",
-        );
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (environment, config) in environments {
-        let base = format!("auth.providers.{provider}.{environment}");
-        let Some(config) = config.as_dict() else {
-            v.problem(
-                &base,
-                "must be an object with the provider's settings (clientId, clientSecret, ...)",
-            );
-            continue;
-        };
-        let mut reader = EnvReader {
-            base,
-            config,
-            problems: &mut v.problems,
-        };
-        out.push(crate::providers::oidc::settings(
-            &mut reader,
-            environment,
-            external_base_url,
-        ));
-    }
-    out
-}
-
-/// `auth.providers.<id>.<env>.signIn` is checked for every environment, so a bad resolver
-/// name or rule stops start-up with Node's message, naming the key.
-fn check_sign_in_blocks(v: &mut Validator, provider: &str, value: &figment::value::Value) {
-    let Some(environments) = value.as_dict() else {
-        return;
-    };
-    for (environment, config) in environments {
-        let sign_in = config.as_dict().and_then(|config| config.get("signIn"));
-        let path = format!("auth.providers.{provider}.{environment}.signIn");
-        if let Err(problems) = crate::resolvers::parse_sign_in(provider, &path, sign_in) {
-            for problem in problems {
-                v.problem(&problem.path, problem.message);
-            }
-        }
-    }
-}
-
-fn guest_settings(v: &mut Validator, value: &figment::value::Value) -> Option<GuestSettings> {
-    let raw: RawGuestProvider = if value.to_empty().is_some() {
-        RawGuestProvider::default()
-    } else {
-        match value.deserialize() {
-            Ok(raw) => raw,
-            Err(error) => {
-                for error in error {
-                    let mut path = vec![
-                        "auth".to_owned(),
-                        "providers".to_owned(),
-                        "guest".to_owned(),
-                    ];
-                    path.extend(error.path.iter().cloned());
-                    v.problem(&path_of(&path), error.kind.to_string());
-                }
-                return None;
-            }
-        }
-    };
-    let user_entity_ref = raw
-        .user_entity_ref
-        .unwrap_or_else(|| DEFAULT_GUEST_REF.to_owned());
-    v.entity_ref("auth.providers.guest.userEntityRef", &user_entity_ref);
-    let ownership_entity_refs = raw
-        .ownership_entity_refs
-        .unwrap_or_else(|| vec![user_entity_ref.clone()]);
-    for (index, entity_ref) in ownership_entity_refs.iter().enumerate() {
-        v.entity_ref(
-            &format!("auth.providers.guest.ownershipEntityRefs.{index}"),
-            entity_ref,
-        );
-    }
-    Some(GuestSettings {
-        user_entity_ref,
-        ownership_entity_refs,
-        allow_outside_development: raw.dangerously_allow_outside_development.unwrap_or(false),
-    })
 }
