@@ -5,18 +5,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, StatusCode, header};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 
-/// `encodeURIComponent`, plus `'` (Node escapes it too): safe inside a single-quoted literal.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'(')
-    .remove(b')');
+use super::URI_COMPONENT;
 
 /// The page for `message` (a JSON object), posted to `target_origin`.
 pub fn page(message: &serde_json::Value, target_origin: &str) -> Response {

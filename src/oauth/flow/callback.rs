@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 use super::{FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value};
 use crate::http::error::{ApiError, ErrorName};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
-use crate::oauth::id_token::Expectations;
+use crate::oauth::frame;
 use crate::oauth::state::OAuthState;
-use crate::oauth::{frame, scopes};
 
 impl OAuthProvider {
     /// `GET|POST /handler/frame`: the IdP's redirect back.
@@ -113,7 +112,7 @@ impl OAuthProvider {
             ));
         }
         let metadata = env.idp.metadata().await.map_err(failed)?;
-        let (metadata, jwks) = metadata.as_ref();
+        let (metadata, _) = metadata.as_ref();
         let issuer = metadata.issuer.as_deref().unwrap_or_default();
         // RFC 9207: an `iss` on the response must be the IdP this sign-in started with.
         if let Some(iss) = query.get("iss")
@@ -151,45 +150,25 @@ impl OAuthProvider {
         if let Some(verifier) = &secrets.verifier {
             form.push(("code_verifier", verifier));
         }
-        let tokens = env
-            .idp
-            .token(
-                &metadata.token_endpoint,
-                settings.client_auth,
-                &settings.client_id,
-                &settings.client_secret,
+        let (tokens, id_claims) = env
+            .grant(
                 &form,
+                secrets.nonce.as_deref(),
+                ctx.clock.now_seconds(),
+                failed,
+                "Authentication failed, ",
             )
-            .await
-            .map_err(failed)?;
-        let id_claims = match &tokens.id_token {
-            Some(id_token) => {
-                let expected = Expectations {
-                    issuer,
-                    client_id: &settings.client_id,
-                    nonce: secrets.nonce.as_deref(),
-                    algorithms: &settings.algorithms,
-                    now_secs: ctx.clock.now_seconds(),
-                };
-                jwks.verify(id_token, &expected).await.map_err(|reason| {
-                    ApiError::new(ErrorName::Error, format!("Authentication failed, {reason}"))
-                })?
-            }
-            None => {
-                return Err(ApiError::new(
-                    ErrorName::Error,
-                    "Authentication failed, the IdP returned no ID token",
-                ));
-            }
-        };
+            .await?;
+        if tokens.id_token.is_none() {
+            return Err(ApiError::new(
+                ErrorName::Error,
+                "Authentication failed, the IdP returned no ID token",
+            ));
+        }
         let scope = match (&state.scope, settings.persist_scopes) {
             (Some(scope), true) => scope.clone(),
             (None, true) => return Err(ApiError::authentication("No scope found in OAuth state")),
-            (_, false) => tokens
-                .scope
-                .as_deref()
-                .map(|s| scopes::split(s).join(" "))
-                .unwrap_or_default(),
+            (_, false) => env.reported_scope("", &tokens),
         };
         let payload = self
             .session_payload(ctx, env, &tokens, &id_claims, &scope)

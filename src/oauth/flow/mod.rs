@@ -13,11 +13,14 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue};
 use percent_encoding::utf8_percent_encode;
 use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Map, Value};
 
 use super::URI_COMPONENT;
-use super::cookies::CookiePolicy;
-use super::idp::{IdpClient, IdpError};
+use super::cookies::{CookiePolicy, RequestCookies};
+use super::id_token::Expectations;
+use super::idp::{IdpClient, IdpError, TokenResponse};
 use super::origin::Origins;
+use super::scopes;
 use super::sealed::Sealer;
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
@@ -55,6 +58,79 @@ pub struct OAuthEnv {
     pub settings: OAuthEnvSettings,
     pub idp: IdpClient,
     pub cookies: CookiePolicy,
+}
+
+impl OAuthEnv {
+    /// §7: requested, then granted (persisting providers), then required, then additional.
+    pub(super) fn scope(&self, provider: &str, query: &Query, cookies: &RequestCookies) -> String {
+        let settings = &self.settings;
+        let requested = scopes::split(query.get("scope").unwrap_or_default());
+        let granted = match settings.persist_scopes {
+            true => cookies
+                .get(&format!("{provider}-granted-scope"))
+                .map(scopes::split)
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        scopes::combine(&[
+            &requested,
+            &granted,
+            &settings.required_scopes,
+            &settings.additional_scopes,
+        ])
+    }
+
+    /// A token request, then the ID token's validation (`nonce` for a sign-in, none for a
+    /// refresh). IdP errors go through `on_idp_error`; validation errors are prefixed.
+    pub(super) async fn grant(
+        &self,
+        form: &[(&str, &str)],
+        nonce: Option<&str>,
+        now_secs: i64,
+        on_idp_error: fn(IdpError) -> ApiError,
+        validation_prefix: &str,
+    ) -> Result<(TokenResponse, Map<String, Value>), ApiError> {
+        let settings = &self.settings;
+        let metadata = self.idp.metadata().await.map_err(on_idp_error)?;
+        let (metadata, jwks) = metadata.as_ref();
+        let tokens = self
+            .idp
+            .token(
+                &metadata.token_endpoint,
+                settings.client_auth,
+                &settings.client_id,
+                &settings.client_secret,
+                form,
+            )
+            .await
+            .map_err(on_idp_error)?;
+        let Some(id_token) = &tokens.id_token else {
+            return Ok((tokens, Map::new()));
+        };
+        let expected = Expectations {
+            issuer: metadata.issuer.as_deref().unwrap_or_default(),
+            client_id: &settings.client_id,
+            nonce,
+            algorithms: &settings.algorithms,
+            now_secs,
+        };
+        let claims = jwks.verify(id_token, &expected).await.map_err(|reason| {
+            ApiError::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
+        })?;
+        Ok((tokens, claims))
+    }
+
+    /// The scope to report: the computed one for persisting providers, else the IdP's.
+    pub(super) fn reported_scope(&self, computed: &str, tokens: &TokenResponse) -> String {
+        if self.settings.persist_scopes {
+            return computed.to_owned();
+        }
+        tokens
+            .scope
+            .as_deref()
+            .map(|scope| scopes::split(scope).join(" "))
+            .unwrap_or_default()
+    }
 }
 
 pub struct OAuthProvider {

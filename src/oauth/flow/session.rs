@@ -8,9 +8,7 @@ use super::{FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, requi
 use crate::http::error::{ApiError, ErrorName, json_response};
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
-use crate::oauth::id_token::Expectations;
 use crate::oauth::idp::TokenResponse;
-use crate::oauth::scopes;
 use crate::providers::oauth_settings::OAuthEnvSettings;
 use crate::resolvers::SignInInfo;
 
@@ -134,63 +132,15 @@ impl OAuthProvider {
         let refresh_token = cookies
             .get_chunked(&format!("{}-refresh-token", self.id))
             .ok_or_else(|| ApiError::input("Missing session cookie"))?;
-        let requested = scopes::split(query.get("scope").unwrap_or_default());
-        let granted = if settings.persist_scopes {
-            cookies
-                .get(&format!("{}-granted-scope", self.id))
-                .map(scopes::split)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let scope = scopes::combine(&[
-            &requested,
-            &granted,
-            &settings.required_scopes,
-            &settings.additional_scopes,
-        ]);
-
-        let metadata = env.idp.metadata().await.map_err(op_error)?;
-        let (metadata, jwks) = metadata.as_ref();
+        let scope = env.scope(&self.id, query, &cookies);
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.as_str()),
         ];
-        let tokens = env
-            .idp
-            .token(
-                &metadata.token_endpoint,
-                settings.client_auth,
-                &settings.client_id,
-                &settings.client_secret,
-                &form,
-            )
-            .await
-            .map_err(op_error)?;
-        let id_claims = match &tokens.id_token {
-            Some(id_token) => {
-                let expected = Expectations {
-                    issuer: metadata.issuer.as_deref().unwrap_or_default(),
-                    client_id: &settings.client_id,
-                    nonce: None,
-                    algorithms: &settings.algorithms,
-                    now_secs: ctx.clock.now_seconds(),
-                };
-                jwks.verify(id_token, &expected)
-                    .await
-                    .map_err(|reason| ApiError::new(ErrorName::Error, reason))?
-            }
-            None => Map::new(),
-        };
-        let reported_scope = if settings.persist_scopes {
-            scope.clone()
-        } else {
-            tokens
-                .scope
-                .as_deref()
-                .map(|s| scopes::split(s).join(" "))
-                .unwrap_or_default()
-        };
+        let (tokens, id_claims) = env
+            .grant(&form, None, ctx.clock.now_seconds(), op_error, "")
+            .await?;
+        let reported_scope = env.reported_scope(&scope, &tokens);
         let payload = self
             .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
             .await?;

@@ -11,7 +11,6 @@ use super::{
 };
 use crate::http::error::{ApiError, ErrorName};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
-use crate::oauth::scopes;
 use crate::oauth::sealed::FlowSecrets;
 use crate::oauth::state::OAuthState;
 
@@ -42,21 +41,7 @@ impl OAuthProvider {
 
         let nonce = random_base64(16)?;
         let request_cookies = RequestCookies::from_headers(headers);
-        let requested = scopes::split(query.get("scope").unwrap_or_default());
-        let granted = if settings.persist_scopes {
-            request_cookies
-                .get(&format!("{}-granted-scope", self.id))
-                .map(scopes::split)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let scope = scopes::combine(&[
-            &requested,
-            &granted,
-            &settings.required_scopes,
-            &settings.additional_scopes,
-        ]);
+        let scope = env.scope(&self.id, query, &request_cookies);
         let state = OAuthState {
             nonce: nonce.clone(),
             env: settings.environment.clone(),
