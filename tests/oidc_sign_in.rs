@@ -544,3 +544,48 @@ async fn a_wrong_client_secret_and_an_unreachable_idp_are_reported() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn refresh_keeps_working_after_the_idp_rotates_its_signing_keys() {
+    let setup = Setup::start("").await;
+    let mut browser = Browser::default();
+    let page = setup
+        .sign_in(&mut browser, "bob@example.com", &popup_query())
+        .await;
+    let first = page.popup_message()["response"]["providerInfo"]["idToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated: serde_json::Value = common::client()
+        .post(format!("{}/admin/rotate-keys", setup.idp.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_kid = rotated["signing_kid"].as_str().unwrap().to_owned();
+    assert_ne!(jose::header(&first)["kid"], new_kid.as_str());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refresh_url = setup.server.url(&format!(
+        "/oidc/refresh?optional&scope={SCOPE}&env=development"
+    ));
+    let refreshed = browser
+        .request(
+            reqwest::Method::GET,
+            &refresh_url,
+            &[("x-requested-with", "XMLHttpRequest")],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let session: serde_json::Value = serde_json::from_str(&refreshed.body).unwrap();
+    assert_eq!(
+        jose::header(session["providerInfo"]["idToken"].as_str().unwrap())["kid"],
+        new_kid.as_str(),
+        "an ID token signed with the new key was accepted"
+    );
+    assert_eq!(
+        session["backstageIdentity"]["identity"]["userEntityRef"],
+        "user:default/bob"
+    );
+}
