@@ -37,10 +37,11 @@ auth:
             - resolver: emailMatchingUserEntityProfileEmail
 stagedoor:
   catalog: {{ baseUrl: "http://127.0.0.1:{port}/api/catalog" }}
-{extra}"#,
+"#,
             idp.discovery_url()
         );
-        let server = TestServer::start(&[&config]).await;
+        // `extra` is a later config file: it merges over this one.
+        let server = TestServer::start(&[&config, extra]).await;
         let catalog = NodeBackend::start_at(port, &server.server.base_url(), None).await;
         Self {
             server,
@@ -587,5 +588,67 @@ async fn refresh_keeps_working_after_the_idp_rotates_its_signing_keys() {
     assert_eq!(
         session["backstageIdentity"]["identity"]["userEntityRef"],
         "user:default/bob"
+    );
+}
+
+#[tokio::test]
+async fn idp_groups_claims_gate_sign_in_and_become_ownership() {
+    let rules = r#"
+auth:
+  providers:
+    oidc:
+      development:
+        additionalScopes: [groups]
+        signIn:
+          resolvers:
+            - resolver: emailMatchingUserEntityProfileEmail
+            - resolver: userEntityRefFromClaims
+              template: 'user:guests/{preferred_username}'
+              dangerouslyAllowSignInWithoutUserInCatalog: true
+          claimRules:
+            deny: [{ claim: groups, equals: team-b }]
+            refusedMessage: Team B signs in elsewhere
+            ownership:
+              rules:
+                - { claim: groups, prefix: 'team-', refs: ['group:default/idp-{rest}'] }
+                - { claim: groups, equals: backstage-users, refs: [group:default/everyone] }
+"#;
+    let setup = Setup::start(rules).await;
+    let mut browser = Browser::default();
+    let page = setup
+        .sign_in(&mut browser, "alice@example.com", &popup_query())
+        .await;
+    let identity = &page.popup_message()["response"]["backstageIdentity"]["identity"];
+    assert_eq!(
+        identity["ownershipEntityRefs"],
+        json!([
+            "user:default/alice",
+            "group:default/team-a",
+            "group:default/idp-a",
+            "group:default/everyone"
+        ]),
+        "the catalog's ownership plus the IdP's groups"
+    );
+    // Someone the catalog does not know, through the claim template.
+    let page = setup
+        .sign_in(
+            &mut Browser::default(),
+            "nobody@example.com",
+            &popup_query(),
+        )
+        .await;
+    let identity = &page.popup_message()["response"]["backstageIdentity"]["identity"];
+    assert_eq!(identity["userEntityRef"], "user:guests/nobody");
+    assert_eq!(
+        identity["ownershipEntityRefs"],
+        json!(["user:guests/nobody", "group:default/everyone"])
+    );
+    // Refused by a deny rule on the IdP's groups, with the configured message.
+    let page = setup
+        .sign_in(&mut Browser::default(), "bob@example.com", &popup_query())
+        .await;
+    assert_eq!(
+        popup_error(&page),
+        ("NotAllowedError".into(), "Team B signs in elsewhere".into())
     );
 }
