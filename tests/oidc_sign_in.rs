@@ -652,3 +652,38 @@ auth:
         ("NotAllowedError".into(), "Team B signs in elsewhere".into())
     );
 }
+
+#[tokio::test]
+async fn logout_can_also_end_the_session_at_the_idp() {
+    let setup = Setup::start(
+        "auth:\n  providers:\n    oidc:\n      development:\n        rpInitiatedLogout: true\n",
+    )
+    .await;
+    let mut browser = Browser::default();
+    setup
+        .sign_in(&mut browser, "alice@example.com", &popup_query())
+        .await;
+    let logout = browser
+        .request(
+            reqwest::Method::POST,
+            &setup.server.url("/oidc/logout?env=development"),
+            &[
+                ("x-requested-with", "XMLHttpRequest"),
+                ("origin", "http://localhost:3000"),
+            ],
+        )
+        .await;
+    assert_eq!(logout.status, 200, "{}", logout.body);
+    let body: serde_json::Value = serde_json::from_str(&logout.body).unwrap();
+    let url = body["logoutUrl"].as_str().expect("a logout URL");
+    assert_eq!(
+        url,
+        format!(
+            "{}/session/end?client_id=backstage&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000",
+            setup.idp.issuer
+        )
+    );
+    // The IdP accepts it: its logout confirmation page.
+    let idp_page = browser.get(url).await;
+    assert_eq!(idp_page.status, 200, "{}", idp_page.body);
+}

@@ -39,6 +39,14 @@ pub struct OAuthEnvSettings {
     pub session_secs: i64,
     pub timeout: Duration,
     pub sign_in: SignIn,
+    /// Beyond Node: `/logout` also returns the IdP's RP-initiated logout URL, which sends the
+    /// browser back here (`None`: the app's origin).
+    pub rp_logout: Option<RpLogout>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RpLogout {
+    pub post_logout_redirect_uri: Option<String>,
 }
 
 /// Reads one key of an environment's config.

@@ -1,6 +1,6 @@
 //! The `oidc` provider (§11.1): any OpenID Provider, found through its discovery document.
 
-use super::oauth_settings::{Endpoints, EnvReader, OAuthEnvSettings, common};
+use super::oauth_settings::{Endpoints, EnvReader, OAuthEnvSettings, RpLogout, common};
 use crate::oauth::idp::ClientAuth;
 
 pub fn settings(
@@ -67,6 +67,22 @@ pub fn settings(
             .collect(),
         None => Vec::new(),
     };
+    let rp_logout = match reader
+        .config
+        .get("rpInitiatedLogout")
+        .map(|value| value.to_bool())
+    {
+        None | Some(Some(false)) => None,
+        Some(Some(true)) => Some(RpLogout {
+            post_logout_redirect_uri: reader
+                .url("postLogoutRedirectUri")
+                .map(|url| url.to_string()),
+        }),
+        Some(None) => {
+            reader.problem("rpInitiatedLogout", "must be true or false");
+            None
+        }
+    };
     let common = common(reader, "oidc", external_base_url);
     OAuthEnvSettings {
         provider: "oidc".into(),
@@ -85,5 +101,6 @@ pub fn settings(
         session_secs: common.session_secs,
         timeout: common.timeout,
         sign_in: common.sign_in,
+        rp_logout,
     }
 }

@@ -212,12 +212,42 @@ impl OAuthProvider {
         if settings.persist_scopes {
             writer.remove_if_present(&cookies, &format!("{}-granted-scope", self.id));
         }
-        let mut response = StatusCode::OK.into_response();
+        let logout_url = match &settings.rp_logout {
+            Some(rp) => {
+                let metadata = env.idp.metadata().await.map_err(failed)?;
+                metadata.0.end_session_endpoint.as_deref().map(|endpoint| {
+                    let back = rp
+                        .post_logout_redirect_uri
+                        .as_deref()
+                        .unwrap_or(ctx.origins.app_origin);
+                    super::with_query(
+                        endpoint,
+                        &[
+                            ("client_id", &settings.client_id),
+                            ("post_logout_redirect_uri", back),
+                        ],
+                    )
+                })
+            }
+            None => None,
+        };
+        // As Node: only an https or local URL is handed to the browser.
+        let mut response = match logout_url.filter(|url| is_https_or_local(url)) {
+            Some(url) => json_response(StatusCode::OK, &json!({"logoutUrl": url})),
+            None => StatusCode::OK.into_response(),
+        };
         for cookie in writer.headers {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
         Ok(response)
     }
+}
+
+fn is_https_or_local(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|url| {
+        url.scheme() == "https"
+            || matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+    })
 }
 
 /// Node's message, plus what the operator can do about it.
