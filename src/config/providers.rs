@@ -22,6 +22,9 @@ pub(super) fn providers(
         match id.as_str() {
             "guest" => guest = guest_settings(v, value),
             "oidc" => oauth.extend(oauth_environments(v, id, value, external_base_url)),
+            preset if crate::providers::presets::PRESETS.contains(&preset) => {
+                oauth.extend(oauth_environments(v, id, value, external_base_url));
+            }
             other => {
                 check_sign_in_blocks(v, other, value);
                 unsupported.push(other.to_owned());
@@ -60,11 +63,15 @@ fn oauth_environments(
             config,
             problems: &mut v.problems,
         };
-        out.push(crate::providers::oidc::settings(
-            &mut reader,
-            environment,
-            external_base_url,
-        ));
+        out.push(match provider {
+            "oidc" => crate::providers::oidc::settings(&mut reader, environment, external_base_url),
+            preset => crate::providers::presets::settings(
+                preset,
+                &mut reader,
+                environment,
+                external_base_url,
+            ),
+        });
     }
     out
 }

@@ -3,3 +3,4 @@
 pub mod guest;
 pub mod oauth_settings;
 pub mod oidc;
+pub mod presets;

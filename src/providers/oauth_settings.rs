@@ -42,6 +42,81 @@ pub struct OAuthEnvSettings {
     /// Beyond Node: `/logout` also returns the IdP's RP-initiated logout URL, which sends the
     /// browser back here (`None`: the app's origin).
     pub rp_logout: Option<RpLogout>,
+    pub behaviour: Behaviour,
+}
+
+/// How a provider differs from plain OpenID Connect: each preset is one of these.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub userinfo: UserinfoCall,
+    pub profile: ProfileStyle,
+    /// OneLogin sends `openid` whatever was asked for.
+    pub fixed_scope: Option<String>,
+    /// Passport-based providers send the scope on refresh; OpenID Connect does not.
+    pub scope_on_refresh: bool,
+    /// Sign-in fails without an ID token (`oidc`); Auth0 also needs one on refresh.
+    pub require_id_token: bool,
+    pub require_id_token_on_refresh: bool,
+    /// `false` for the generic oauth2 provider, which has no JWKS: as in Node, its ID token
+    /// (received directly from the token endpoint over TLS) is only read for the profile.
+    pub verify_id_token: bool,
+    pub logout: LogoutStyle,
+    /// `/start` query parameters passed on to the IdP (Auth0's `organization`, ...).
+    pub forwarded_start_params: &'static [&'static str],
+    /// Auth0's configured organization: a different one asked for at `/start` is refused.
+    pub organization: Option<String>,
+}
+
+impl Behaviour {
+    pub fn oidc() -> Self {
+        Self {
+            userinfo: UserinfoCall::Get,
+            profile: ProfileStyle::VerifiedEmailOnly,
+            fixed_scope: None,
+            scope_on_refresh: false,
+            require_id_token: true,
+            require_id_token_on_refresh: false,
+            verify_id_token: true,
+            logout: LogoutStyle::Revoke,
+            forwarded_start_params: &[],
+            organization: None,
+        }
+    }
+
+    /// The passport-strategy providers (okta, onelogin, auth0, oauth2), §11.0.
+    pub fn passport(userinfo: UserinfoCall) -> Self {
+        Self {
+            userinfo,
+            profile: ProfileStyle::Passport,
+            scope_on_refresh: true,
+            require_id_token: false,
+            ..Self::oidc()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserinfoCall {
+    None,
+    Get,
+    /// Okta's userinfo is fetched with POST.
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileStyle {
+    /// `oidc`: the email only if userinfo says `email_verified: true`.
+    VerifiedEmailOnly,
+    /// §11.0: userinfo first (an email marked unverified is dropped), then the ID token.
+    Passport,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutStyle {
+    /// Revoke the refresh token where the IdP advertises revocation.
+    Revoke,
+    /// Auth0: hand the browser `https://<domain>/v2/logout`.
+    Auth0 { domain: String, federated: bool },
 }
 
 #[derive(Debug, Clone)]

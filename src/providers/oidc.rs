@@ -1,6 +1,6 @@
 //! The `oidc` provider (§11.1): any OpenID Provider, found through its discovery document.
 
-use super::oauth_settings::{Endpoints, EnvReader, OAuthEnvSettings, RpLogout, common};
+use super::oauth_settings::{Behaviour, Endpoints, EnvReader, OAuthEnvSettings, RpLogout, common};
 use crate::oauth::idp::ClientAuth;
 
 pub fn settings(
@@ -102,5 +102,6 @@ pub fn settings(
         timeout: common.timeout,
         sign_in: common.sign_in,
         rp_logout,
+        behaviour: Behaviour::oidc(),
     }
 }

@@ -20,6 +20,11 @@ impl Drop for Idp {
 impl Idp {
     /// `clients`: oidc-provider client metadata (JSON array); `None` for the default client.
     pub async fn start(clients: Option<&serde_json::Value>) -> Self {
+        Self::start_with(clients, &[]).await
+    }
+
+    /// With extra environment (`IDP_ISSUER_PATH`, `IDP_ROUTES`, ...).
+    pub async fn start_with(clients: Option<&serde_json::Value>, env: &[(&str, &str)]) -> Self {
         let dir = super::manifest_dir().join("tests/idp");
         assert!(
             dir.join("node_modules/oidc-provider").is_dir(),
@@ -37,7 +42,14 @@ impl Idp {
         if let Some(clients) = clients {
             command.env("IDP_CLIENTS", clients.to_string());
         }
-        let issuer = format!("http://127.0.0.1:{port}");
+        let mut path = String::new();
+        for (key, value) in env {
+            command.env(key, value);
+            if *key == "IDP_ISSUER_PATH" {
+                path = (*value).to_owned();
+            }
+        }
+        let issuer = format!("http://127.0.0.1:{port}{path}");
         let mut idp = Self {
             child: Some(command.spawn().expect("node")),
             issuer,

@@ -140,3 +140,27 @@ pub async fn assert_error(response: reqwest::Response, status: u16, name: &str, 
 pub fn manifest_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A catalog with no users, answering as Backstage's does (`[]` for filters, 404 by name),
+/// for sign-in tests whose users are accepted without a catalog entity.
+pub async fn empty_catalog() -> String {
+    let app = axum::Router::new()
+        .route(
+            "/api/catalog/entities",
+            axum::routing::get(|| async { ([("content-type", "application/json")], "[]") }),
+        )
+        .fallback(|| async {
+            let body = r#"{"error":{"name":"NotFoundError","message":"not found"}}"#;
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                [("content-type", "application/json")],
+                body,
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/api/catalog")
+}

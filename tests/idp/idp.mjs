@@ -241,7 +241,9 @@ function rawScopeHasOffline(ctx) {
 }
 
 function wantsOffline(ctx) {
-  const m = /^\/auth\/([^/]+)\/?$/.exec(ctx.path); // resume route (path below the mount point)
+  // The resume route: the authorization route (IDP_ROUTES may move it) plus the uid.
+  const authRoute = (ROUTES && ROUTES.authorization) || '/auth';
+  const m = new RegExp(`^${authRoute.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/]+)/?$`).exec(ctx.path);
   if (m) return offlineInteractions.has(m[1]);
   return ctx.oidc?.route === 'authorization' && rawScopeHasOffline(ctx);
 }
@@ -263,8 +265,22 @@ console.warn = origWarn;
 
 const COOKIE_KEYS = ['stagedoor-test-idp-cookie-key-0123456789abcdef'];
 
+// IDP_ROUTES: oidc-provider `routes` overrides, so the IdP can take another product's shape,
+// e.g. Okta's {"authorization":"/v1/authorize","token":"/v1/token","userinfo":"/v1/userinfo",
+// "jwks":"/v1/keys","revocation":"/v1/revoke"} or OneLogin's {"jwks":"/certs"}.
+let ROUTES;
+if (process.env.IDP_ROUTES) {
+  try {
+    ROUTES = JSON.parse(process.env.IDP_ROUTES);
+  } catch (error) {
+    console.error(`idp: IDP_ROUTES is not JSON: ${error.message}`);
+    process.exit(2);
+  }
+}
+
 function buildConfiguration(keys) {
   return {
+    ...(ROUTES ? { routes: ROUTES } : {}),
     adapter: SharedMemoryAdapter,
     clients: structuredClone(CLIENTS),
     jwks: { keys: structuredClone(keys) },
@@ -333,8 +349,14 @@ function buildConfiguration(keys) {
     },
     async issueRefreshToken(_ctx, client, code) {
       if (!client.grantTypeAllowed('refresh_token')) return false;
-      return code.scopes.has('offline_access')
-        || (code.kind === 'AuthorizationCode' && offlineCodes.has(code.jti));
+      if (code.scopes.has('offline_access')) return true;
+      if (code.kind === 'AuthorizationCode' && offlineCodes.has(code.jti)) {
+        // Record the offline grant on the code, so the refresh token (made from it) holds
+        // offline_access like a real IdP's, and a refresh that sends the scope back is accepted.
+        code.scope = `${code.scope} offline_access`.trim();
+        return true;
+      }
+      return false;
     },
     async expiresWithSession(ctx, token) {
       if (token.kind === 'AuthorizationCode' && wantsOffline(ctx)) return false;

@@ -113,9 +113,9 @@ impl OAuthProvider {
         }
         let metadata = env.idp.metadata().await.map_err(failed)?;
         let (metadata, _) = metadata.as_ref();
-        let issuer = metadata.issuer.as_deref().unwrap_or_default();
-        // RFC 9207: an `iss` on the response must be the IdP this sign-in started with.
-        if let Some(iss) = query.get("iss")
+        // RFC 9207: an `iss` on the response must be the IdP this sign-in started with (the
+        // generic oauth2 provider knows no issuer to compare with).
+        if let (Some(iss), Some(issuer)) = (query.get("iss"), metadata.issuer.as_deref())
             && iss != issuer
         {
             return Err(ApiError::new(
@@ -159,7 +159,7 @@ impl OAuthProvider {
                 "Authentication failed, ",
             )
             .await?;
-        if tokens.id_token.is_none() {
+        if settings.behaviour.require_id_token && tokens.id_token.is_none() {
             return Err(ApiError::new(
                 ErrorName::Error,
                 "Authentication failed, the IdP returned no ID token",

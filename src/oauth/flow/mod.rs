@@ -107,6 +107,9 @@ impl OAuthEnv {
         let Some(id_token) = &tokens.id_token else {
             return Ok((tokens, Map::new()));
         };
+        if !settings.behaviour.verify_id_token {
+            return Ok((tokens.clone(), unverified_claims(id_token)));
+        }
         let expected = Expectations {
             issuer: metadata.issuer.as_deref().unwrap_or_default(),
             client_id: &settings.client_id,
@@ -118,6 +121,15 @@ impl OAuthEnv {
             ApiError::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
         })?;
         Ok((tokens, claims))
+    }
+
+    /// The scope sent to the IdP (OneLogin's is fixed).
+    pub(super) fn sent_scope(&self, computed: String) -> String {
+        self.settings
+            .behaviour
+            .fixed_scope
+            .clone()
+            .unwrap_or(computed)
     }
 
     /// The scope to report: the computed one for persisting providers, else the IdP's.
@@ -180,6 +192,17 @@ impl OAuthProvider {
 }
 
 /// Binds the sealed secrets to one sign-in.
+/// The claims of a JWT read without verification (§11.0, for the generic oauth2 provider).
+fn unverified_claims(token: &str) -> Map<String, Value> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
 pub(super) fn binding(provider: &str, environment: &str, nonce: &str) -> String {
     format!("{provider}|{environment}|{nonce}")
 }

@@ -9,7 +9,7 @@ use crate::http::error::{ApiError, ErrorName, json_response};
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
-use crate::providers::oauth_settings::OAuthEnvSettings;
+use crate::providers::oauth_settings::{LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall};
 use crate::resolvers::SignInInfo;
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
@@ -28,30 +28,15 @@ impl OAuthProvider {
             .access_token
             .as_deref()
             .ok_or_else(|| ApiError::new(ErrorName::Error, "Failed to obtain access token"))?;
-        let metadata = env.idp.metadata().await.map_err(failed)?;
-        let userinfo_endpoint = metadata.0.userinfo_endpoint.as_deref().ok_or_else(|| {
-            ApiError::new(
-                ErrorName::Error,
-                "OIDC IdP must provide a userinfo_endpoint in the metadata response",
-            )
-        })?;
-        let userinfo = env
-            .idp
-            .userinfo(userinfo_endpoint, access_token, false)
-            .await
-            .map_err(failed)?;
+        let userinfo = fetch_userinfo(env, access_token).await?;
         let text = |name: &str| {
             userinfo
                 .get(name)
+                .or_else(|| id_claims.get(name))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let profile = Profile {
-            email: text("email")
-                .filter(|_| userinfo.get("email_verified") == Some(&Value::Bool(true))),
-            picture: text("picture"),
-            display_name: text("name"),
-        };
+        let profile = profile(env.settings.behaviour.profile, &userinfo, id_claims);
         let mut claims = id_claims.clone();
         claims.extend(userinfo.clone());
         let mut response = json!({"profile": profile});
@@ -133,13 +118,23 @@ impl OAuthProvider {
             .get_chunked(&format!("{}-refresh-token", self.id))
             .ok_or_else(|| ApiError::input("Missing session cookie"))?;
         let scope = env.scope(&self.id, query, &cookies);
-        let form = [
+        let sent_scope = env.sent_scope(scope.clone());
+        let mut form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.as_str()),
         ];
+        if settings.behaviour.scope_on_refresh {
+            form.push(("scope", &sent_scope));
+        }
         let (tokens, id_claims) = env
             .grant(&form, None, ctx.clock.now_seconds(), op_error, "")
             .await?;
+        if settings.behaviour.require_id_token_on_refresh && tokens.id_token.is_none() {
+            return Err(ApiError::new(
+                ErrorName::Error,
+                "Failed to refresh access token: the IdP returned no ID token",
+            ));
+        }
         let reported_scope = env.reported_scope(&scope, &tokens);
         let payload = self
             .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
@@ -188,7 +183,8 @@ impl OAuthProvider {
         let settings = &env.settings;
         let cookies = RequestCookies::from_headers(headers);
         let refresh_name = format!("{}-refresh-token", self.id);
-        if let Some(refresh_token) = cookies.get_chunked(&refresh_name) {
+        let revokes = settings.behaviour.logout == LogoutStyle::Revoke;
+        if let Some(refresh_token) = cookies.get_chunked(&refresh_name).filter(|_| revokes) {
             let metadata = env.idp.metadata().await.map_err(failed)?;
             if let Some(endpoint) = &metadata.0.revocation_endpoint {
                 env.idp
@@ -212,8 +208,22 @@ impl OAuthProvider {
         if settings.persist_scopes {
             writer.remove_if_present(&cookies, &format!("{}-granted-scope", self.id));
         }
-        let logout_url = match &settings.rp_logout {
-            Some(rp) => {
+        let logout_url = match (&settings.behaviour.logout, &settings.rp_logout) {
+            (LogoutStyle::Auth0 { domain, federated }, _) => {
+                let mut params: Vec<(&str, &str)> = Vec::new();
+                if *federated {
+                    params.push(("federated", ""));
+                }
+                params.push(("client_id", &settings.client_id));
+                if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+                    params.push(("returnTo", origin));
+                }
+                Some(super::with_query(
+                    &format!("https://{domain}/v2/logout"),
+                    &params,
+                ))
+            }
+            (LogoutStyle::Revoke, Some(rp)) => {
                 let metadata = env.idp.metadata().await.map_err(failed)?;
                 metadata.0.end_session_endpoint.as_deref().map(|endpoint| {
                     let back = rp
@@ -229,7 +239,7 @@ impl OAuthProvider {
                     )
                 })
             }
-            None => None,
+            (LogoutStyle::Revoke, None) => None,
         };
         // As Node: only an https or local URL is handed to the browser.
         let mut response = match logout_url.filter(|url| is_https_or_local(url)) {
@@ -248,6 +258,65 @@ fn is_https_or_local(url: &str) -> bool {
         url.scheme() == "https"
             || matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
     })
+}
+
+async fn fetch_userinfo(
+    env: &OAuthEnv,
+    access_token: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let post = match env.settings.behaviour.userinfo {
+        UserinfoCall::None => return Ok(Map::new()),
+        UserinfoCall::Get => false,
+        UserinfoCall::Post => true,
+    };
+    let metadata = env.idp.metadata().await.map_err(failed)?;
+    let endpoint = metadata.0.userinfo_endpoint.as_deref().ok_or_else(|| {
+        ApiError::new(
+            ErrorName::Error,
+            "OIDC IdP must provide a userinfo_endpoint in the metadata response",
+        )
+    })?;
+    env.idp
+        .userinfo(endpoint, access_token, post)
+        .await
+        .map_err(failed)
+}
+
+/// The profile the frontend shows (§11.0, §11.1); absent values stay absent.
+fn profile(
+    style: ProfileStyle,
+    userinfo: &Map<String, Value>,
+    id_claims: &Map<String, Value>,
+) -> Profile {
+    let from = |claims: &Map<String, Value>, name: &str| {
+        claims.get(name).and_then(Value::as_str).map(str::to_owned)
+    };
+    let unverified =
+        |claims: &Map<String, Value>| claims.get("email_verified") == Some(&Value::Bool(false));
+    match style {
+        ProfileStyle::VerifiedEmailOnly => Profile {
+            email: from(userinfo, "email")
+                .filter(|_| userinfo.get("email_verified") == Some(&Value::Bool(true))),
+            picture: from(userinfo, "picture"),
+            display_name: from(userinfo, "name"),
+        },
+        ProfileStyle::Passport => {
+            let email = match from(userinfo, "email") {
+                Some(_) if unverified(userinfo) => None,
+                Some(email) => Some(email),
+                None => from(id_claims, "email").filter(|_| !unverified(id_claims)),
+            };
+            let display_name = ["name", "preferred_username", "sub"]
+                .iter()
+                .find_map(|name| from(userinfo, name))
+                .or_else(|| from(id_claims, "name"));
+            Profile {
+                email,
+                picture: from(userinfo, "picture").or_else(|| from(id_claims, "picture")),
+                display_name,
+            }
+        }
+    }
 }
 
 /// Node's message, plus what the operator can do about it.

@@ -41,7 +41,16 @@ impl OAuthProvider {
 
         let nonce = random_base64(16)?;
         let request_cookies = RequestCookies::from_headers(headers);
-        let scope = env.scope(&self.id, query, &request_cookies);
+        let scope = env.sent_scope(env.scope(&self.id, query, &request_cookies));
+        let behaviour = &settings.behaviour;
+        if let (Some(configured), Some(asked)) =
+            (&behaviour.organization, query.get("organization"))
+            && configured != asked
+        {
+            return Err(ApiError::input(format!(
+                "Organization mismatch: the sign-in asked for organization '{asked}', but this provider is configured for '{configured}'"
+            )));
+        }
         let state = OAuthState {
             nonce: nonce.clone(),
             env: settings.environment.clone(),
@@ -92,6 +101,11 @@ impl OAuthProvider {
         }
         params.push(("code_challenge", &challenge));
         params.push(("code_challenge_method", method));
+        for name in behaviour.forwarded_start_params {
+            if let Some(value) = query.get(name) {
+                params.push((name, value));
+            }
+        }
         for (key, value) in &settings.start_params {
             params.push((key, value));
         }
