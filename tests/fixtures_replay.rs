@@ -169,3 +169,56 @@ async fn unknown_providers_and_disabled_features_answer_as_captured() {
         check(&server, name, None).await;
     }
 }
+
+/// The oidc provider configured as in the captures, its IdP unreachable: every error below
+/// happens before stagedoor would call it.
+const OIDC: &str = "auth:\n  providers:\n    oidc:\n      development:\n        metadataUrl: http://127.0.0.1:1/.well-known/openid-configuration\n        clientId: backstage\n        clientSecret: backstage-secret\n        prompt: consent\n        signIn:\n          resolvers: [{ resolver: emailMatchingUserEntityProfileEmail }]\n";
+
+#[tokio::test]
+async fn oidc_errors_answer_as_captured() {
+    let server = TestServer::start(&[OIDC]).await;
+    for name in [
+        "52-err-oidc-refresh-missing-xrw",
+        "53-err-oidc-logout-missing-xrw",
+        "53b-err-oidc-logout-no-env",
+        "54-err-oidc-refresh-no-cookie",
+        "56-err-oidc-start-origin-not-allowed",
+        "57-err-oidc-start-origin-unparsable",
+        "58-err-oidc-start-no-env",
+        "58b-err-oidc-start-unknown-env",
+        "59-err-oidc-logout-origin-not-allowed",
+        "60-err-oidc-frame-bad-state",
+        // The popup pages, byte for byte (and so their CSP hashes).
+        "61-err-oidc-frame-no-nonce-cookie",
+        "62-err-oidc-frame-nonce-mismatch",
+        "65-err-oidc-frame-redirect-flow-error",
+    ] {
+        check(&server, name, None).await;
+    }
+}
+
+#[tokio::test]
+async fn a_disallowed_origin_gets_nodes_message_but_never_the_post() {
+    // Fixture 63: Node posts the error to the disallowed origin itself; stagedoor posts it to
+    // the app's origin (the spec's recommendation), with the same message.
+    let server = TestServer::start(&[OIDC]).await;
+    let fixture = Fixture::load("63-err-oidc-frame-origin-not-allowed");
+    let reply = replay(&server, &fixture, None).await;
+    assert_eq!(reply.status, 200);
+    let captured: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::fixtures::dir().join("63-err-oidc-frame-origin-not-allowed.authResponse.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(captured["origin"], "http://evil.example.com");
+    let page = common::browser::Page {
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
+        url: String::new(),
+    };
+    assert_eq!(page.popup_message(), captured["message"]);
+    assert_eq!(page.popup_target_origin(), "http://localhost:3000");
+}

@@ -64,15 +64,16 @@ struct Preset {
     behaviour: Behaviour,
 }
 
-fn endpoints(issuer: &str, base: &str, paths: [&str; 5]) -> Metadata {
-    let [authorize, token, userinfo, jwks, revocation] = paths.map(|path| format!("{base}{path}"));
+/// `paths`: authorize, token, userinfo, JWKS; `revocation`: where refresh tokens are revoked.
+fn endpoints(issuer: &str, base: &str, paths: [&str; 4], revocation: Option<&str>) -> Metadata {
+    let [authorize, token, userinfo, jwks] = paths.map(|path| format!("{base}{path}"));
     Metadata {
         issuer: Some(issuer.to_owned()),
         authorization_endpoint: authorize,
         token_endpoint: token,
         userinfo_endpoint: Some(userinfo),
         jwks_uri: Some(jwks),
-        revocation_endpoint: Some(revocation).filter(|r| !r.is_empty() && !r.ends_with(base)),
+        revocation_endpoint: revocation.map(|path| format!("{base}{path}")),
         ..Metadata::default()
     }
 }
@@ -101,7 +102,8 @@ fn okta(reader: &mut EnvReader<'_>) -> Preset {
         metadata: endpoints(
             &issuer,
             &base,
-            ["/authorize", "/token", "/userinfo", "/keys", "/revoke"],
+            ["/authorize", "/token", "/userinfo", "/keys"],
+            Some("/revoke"),
         ),
         client_auth: ClientAuth::Basic,
         prompt: None,
@@ -131,7 +133,8 @@ fn onelogin(reader: &mut EnvReader<'_>) -> Preset {
         metadata: endpoints(
             &issuer,
             &issuer,
-            ["/auth", "/token", "/me", "/certs", "/token/revocation"],
+            ["/auth", "/token", "/me", "/certs"],
+            Some("/token/revocation"),
         ),
         client_auth: ClientAuth::Post,
         prompt: None,
@@ -180,7 +183,7 @@ fn auth0(reader: &mut EnvReader<'_>) -> Preset {
         .and_then(|v| v.to_bool())
         .unwrap_or(false);
     let base = format!("https://{domain}");
-    let mut metadata = endpoints(
+    let metadata = endpoints(
         &format!("{base}/"),
         &base,
         [
@@ -188,10 +191,9 @@ fn auth0(reader: &mut EnvReader<'_>) -> Preset {
             "/oauth/token",
             "/userinfo",
             "/.well-known/jwks.json",
-            "",
         ],
+        None,
     );
-    metadata.revocation_endpoint = None;
     let mut behaviour = Behaviour::passport(UserinfoCall::Get);
     behaviour.require_id_token_on_refresh = true;
     behaviour.logout = LogoutStyle::Auth0 { domain, federated };

@@ -108,7 +108,8 @@ impl OAuthEnv {
             return Ok((tokens, Map::new()));
         };
         if !settings.behaviour.verify_id_token {
-            return Ok((tokens.clone(), unverified_claims(id_token)));
+            let claims = unverified_claims(id_token);
+            return Ok((tokens, claims));
         }
         let expected = Expectations {
             issuer: metadata.issuer.as_deref().unwrap_or_default(),
