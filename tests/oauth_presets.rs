@@ -308,3 +308,91 @@ async fn onelogin_and_generic_oauth2_shaped_idps_full_sign_in() {
         .await;
     assert_eq!(refresh.status, 200, "{}", refresh.body);
 }
+
+/// A token endpoint that records each request (Authorization header, form body).
+async fn recording_token_endpoint() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, String)>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let authorization = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            record.lock().unwrap().push((authorization, body));
+            async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"access_token":"at-1","token_type":"bearer","expires_in":"3600"}"#,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), seen)
+}
+
+#[tokio::test]
+async fn the_generic_provider_authenticates_at_the_token_endpoint_as_configured() {
+    let (base, seen) = recording_token_endpoint().await;
+    for include in [false, true] {
+        let server = TestServer::start(&[&format!(
+            "auth:\n  providers:\n    oauth2:\n      development: {{ clientId: 'my id', clientSecret: 's3cret:x', authorizationUrl: '{base}/authorize', tokenUrl: '{base}/token', includeBasicAuth: {include} }}\n"
+        )])
+        .await;
+        let mut browser = Browser::default();
+        let start = browser
+            .get(&server.url(&format!("/oauth2/start?{ORIGIN}")))
+            .await;
+        let state = param(&start.location().unwrap(), "state").unwrap();
+        let page = browser
+            .get(&server.url(&format!(
+                "/oauth2/handler/frame?code=the-code&state={state}"
+            )))
+            .await;
+        let message = page.popup_message();
+        assert_eq!(
+            message["response"]["providerInfo"],
+            json!({"accessToken": "at-1", "scope": "", "expiresInSeconds": 3600}),
+            "{message}"
+        );
+        assert!(
+            message["response"].get("backstageIdentity").is_none(),
+            "no resolver, no Backstage identity"
+        );
+
+        let (authorization, body) = seen.lock().unwrap().pop().expect("a token request");
+        let form: std::collections::BTreeMap<String, String> =
+            url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(form["grant_type"], "authorization_code");
+        assert_eq!(form["code"], "the-code");
+        assert_eq!(
+            form["redirect_uri"],
+            "http://localhost:7007/api/auth/oauth2/handler/frame"
+        );
+        assert!(form.contains_key("code_verifier"), "PKCE");
+        assert_eq!(
+            (form["client_id"].as_str(), form["client_secret"].as_str()),
+            ("my id", "s3cret:x"),
+            "credentials in the body"
+        );
+        let expected = include.then(|| {
+            format!(
+                "Basic {}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    "my+id:s3cret%3Ax"
+                )
+            )
+        });
+        assert_eq!(authorization, expected, "includeBasicAuth: {include}");
+    }
+}
