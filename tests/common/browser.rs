@@ -5,10 +5,20 @@ use std::collections::BTreeMap;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-#[derive(Default)]
 pub struct Browser {
     /// host:port → cookie name → (path, raw value)
     jars: BTreeMap<String, BTreeMap<String, (String, String)>>,
+    /// One client, like one browser: connections are reused.
+    http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self {
+            jars: BTreeMap::new(),
+            http: super::client(),
+        }
+    }
 }
 
 pub struct Page {
@@ -81,7 +91,7 @@ impl Browser {
     ) -> Page {
         let host = host_of(url);
         let path = reqwest::Url::parse(url).unwrap().path().to_owned();
-        let mut request = super::client().request(method, url);
+        let mut request = self.http.request(method, url);
         let cookies: Vec<String> = self
             .jars
             .get(&host)
