@@ -143,6 +143,30 @@ impl IdpClient {
         Ok(loaded)
     }
 
+    /// A form POST authenticated as the client: Basic, in the body, or both.
+    fn authenticated_post(
+        &self,
+        endpoint: &str,
+        auth: ClientAuth,
+        client_id: &str,
+        client_secret: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let mut body: Vec<(&str, &str)> = form.to_vec();
+        if matches!(auth, ClientAuth::Post | ClientAuth::BasicAndPost) {
+            body.push(("client_id", client_id));
+            body.push(("client_secret", client_secret));
+        }
+        let request = self.http.post(endpoint).timeout(self.timeout).form(&body);
+        match auth {
+            ClientAuth::Basic | ClientAuth::BasicAndPost => request.header(
+                reqwest::header::AUTHORIZATION,
+                basic(client_id, client_secret),
+            ),
+            ClientAuth::Post => request,
+        }
+    }
+
     pub async fn token(
         &self,
         endpoint: &str,
@@ -151,23 +175,9 @@ impl IdpClient {
         client_secret: &str,
         form: &[(&str, &str)],
     ) -> Result<TokenResponse, IdpError> {
-        let mut body: Vec<(&str, &str)> = form.to_vec();
-        if matches!(auth, ClientAuth::Post | ClientAuth::BasicAndPost) {
-            body.push(("client_id", client_id));
-            body.push(("client_secret", client_secret));
-        }
-        let mut request = self
-            .http
-            .post(endpoint)
-            .timeout(self.timeout)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&body);
-        if matches!(auth, ClientAuth::Basic | ClientAuth::BasicAndPost) {
-            request = request.header(
-                reqwest::header::AUTHORIZATION,
-                basic(client_id, client_secret),
-            );
-        }
+        let request = self
+            .authenticated_post(endpoint, auth, client_id, client_secret, form)
+            .header(reqwest::header::ACCEPT, "application/json");
         let response = request.send().await.map_err(|e| {
             IdpError::transport(format!(
                 "cannot reach the IdP's token endpoint: {}",
@@ -252,18 +262,8 @@ impl IdpClient {
         client_secret: &str,
         token: &str,
     ) -> Result<(), IdpError> {
-        let mut body = vec![("token", token), ("token_type_hint", "refresh_token")];
-        if matches!(auth, ClientAuth::Post | ClientAuth::BasicAndPost) {
-            body.push(("client_id", client_id));
-            body.push(("client_secret", client_secret));
-        }
-        let mut request = self.http.post(endpoint).timeout(self.timeout).form(&body);
-        if matches!(auth, ClientAuth::Basic | ClientAuth::BasicAndPost) {
-            request = request.header(
-                reqwest::header::AUTHORIZATION,
-                basic(client_id, client_secret),
-            );
-        }
+        let form = [("token", token), ("token_type_hint", "refresh_token")];
+        let request = self.authenticated_post(endpoint, auth, client_id, client_secret, &form);
         let response = request.send().await.map_err(|e| {
             IdpError::transport(format!(
                 "cannot reach the IdP's revocation endpoint: {}",

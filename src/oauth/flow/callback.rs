@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value};
 use crate::http::error::{ApiError, ErrorName};
-use crate::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::oauth::cookies::RequestCookies;
 use crate::oauth::frame;
 use crate::oauth::state::OAuthState;
 
@@ -174,24 +174,15 @@ impl OAuthProvider {
             .session_payload(ctx, env, &tokens, &id_claims, &scope)
             .await?;
 
-        let mut writer = CookieWriter::new(&env.cookies, target, ctx.clock.now_millis());
-        if settings.persist_scopes {
-            writer.set_session_cookie(
-                &cookies,
-                &format!("{}-granted-scope", self.id),
-                &scope,
-                settings.session_secs,
-            );
-        }
-        if let Some(refresh_token) = &tokens.refresh_token {
-            writer.set_session_cookie(
-                &cookies,
-                &format!("{}-refresh-token", self.id),
-                refresh_token,
-                settings.session_secs,
-            );
-        }
-        Ok((payload, writer.headers))
+        let headers = env.session_cookies(
+            &self.id,
+            &cookies,
+            target,
+            ctx.clock.now_millis(),
+            &scope,
+            tokens.refresh_token.as_deref(),
+        );
+        Ok((payload, headers))
     }
 }
 

@@ -16,7 +16,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
 
 use super::URI_COMPONENT;
-use super::cookies::{CookiePolicy, RequestCookies};
+use super::cookies::{CookiePolicy, CookieWriter, RequestCookies};
 use super::id_token::Expectations;
 use super::idp::{IdpClient, IdpError, TokenResponse};
 use super::origin::Origins;
@@ -122,6 +122,37 @@ impl OAuthEnv {
             ApiError::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
         })?;
         Ok((tokens, claims))
+    }
+
+    /// The granted-scope cookie (persisting providers) and, when given, the refresh token.
+    pub(super) fn session_cookies(
+        &self,
+        provider: &str,
+        request: &RequestCookies,
+        app_origin: &str,
+        now_millis: i64,
+        scope: &str,
+        refresh_token: Option<&str>,
+    ) -> Vec<HeaderValue> {
+        let settings = &self.settings;
+        let mut writer = CookieWriter::new(&self.cookies, app_origin, now_millis);
+        if settings.persist_scopes {
+            writer.set_session_cookie(
+                request,
+                &format!("{provider}-granted-scope"),
+                scope,
+                settings.session_secs,
+            );
+        }
+        if let Some(refresh_token) = refresh_token {
+            writer.set_session_cookie(
+                request,
+                &format!("{provider}-refresh-token"),
+                refresh_token,
+                settings.session_secs,
+            );
+        }
+        writer.headers
     }
 
     /// The scope sent to the IdP (OneLogin's is fixed).

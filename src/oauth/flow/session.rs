@@ -140,28 +140,20 @@ impl OAuthProvider {
             .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
             .await?;
 
-        let mut writer = CookieWriter::new(&env.cookies, origin, ctx.clock.now_millis());
-        if settings.persist_scopes {
-            writer.set_session_cookie(
-                &cookies,
-                &format!("{}-granted-scope", self.id),
-                &scope,
-                settings.session_secs,
-            );
-        }
-        if let Some(rotated) = tokens
+        // A refresh token the IdP rotated replaces the cookie; an unchanged one is not re-sent.
+        let rotated = tokens
             .refresh_token
             .as_deref()
-            .filter(|rotated| *rotated != refresh_token)
-        {
-            writer.set_session_cookie(
-                &cookies,
-                &format!("{}-refresh-token", self.id),
-                rotated,
-                settings.session_secs,
-            );
-        }
-        Ok((payload, writer.headers))
+            .filter(|rotated| *rotated != refresh_token);
+        let headers = env.session_cookies(
+            &self.id,
+            &cookies,
+            origin,
+            ctx.clock.now_millis(),
+            &scope,
+            rotated,
+        );
+        Ok((payload, headers))
     }
 
     /// `POST /logout`: revokes the refresh token where the IdP allows it, clears the cookies.
