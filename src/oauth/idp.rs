@@ -114,14 +114,8 @@ impl IdpClient {
             .http
             .get(&url)
             .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                IdpError::transport(format!(
-                    "cannot reach the IdP's discovery document {url}: {}",
-                    describe(&e)
-                ))
-            })?;
+            .send_or_explain(&format!("cannot reach the IdP's discovery document {url}"))
+            .await?;
         if !response.status().is_success() {
             return Err(IdpError::transport(format!(
                 "the IdP's discovery document {url} answered {}",
@@ -178,12 +172,9 @@ impl IdpClient {
         let request = self
             .authenticated_post(endpoint, auth, client_id, client_secret, form)
             .header(reqwest::header::ACCEPT, "application/json");
-        let response = request.send().await.map_err(|e| {
-            IdpError::transport(format!(
-                "cannot reach the IdP's token endpoint: {}",
-                describe(&e)
-            ))
-        })?;
+        let response = request
+            .send_or_explain("cannot reach the IdP's token endpoint")
+            .await?;
         let status = response.status();
         let text = response.text().await.map_err(|e| {
             IdpError::transport(format!("cannot read the IdP's token response: {e}"))
@@ -228,14 +219,8 @@ impl IdpClient {
             .timeout(self.timeout)
             .bearer_auth(access_token)
             .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                IdpError::transport(format!(
-                    "cannot reach the IdP's userinfo endpoint: {}",
-                    describe(&e)
-                ))
-            })?;
+            .send_or_explain("cannot reach the IdP's userinfo endpoint")
+            .await?;
         if !response.status().is_success() {
             let status = response.status();
             let json: Value = response.json().await.unwrap_or(Value::Null);
@@ -264,12 +249,9 @@ impl IdpClient {
     ) -> Result<(), IdpError> {
         let form = [("token", token), ("token_type_hint", "refresh_token")];
         let request = self.authenticated_post(endpoint, auth, client_id, client_secret, &form);
-        let response = request.send().await.map_err(|e| {
-            IdpError::transport(format!(
-                "cannot reach the IdP's revocation endpoint: {}",
-                describe(&e)
-            ))
-        })?;
+        let response = request
+            .send_or_explain("cannot reach the IdP's revocation endpoint")
+            .await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -303,6 +285,19 @@ fn basic(client_id: &str, client_secret: &str) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)))
     )
+}
+
+/// Sends a request; a failure to get any answer says what could not be reached and why.
+trait SendOrExplain {
+    async fn send_or_explain(self, what: &str) -> Result<reqwest::Response, IdpError>;
+}
+
+impl SendOrExplain for reqwest::RequestBuilder {
+    async fn send_or_explain(self, what: &str) -> Result<reqwest::Response, IdpError> {
+        self.send()
+            .await
+            .map_err(|error| IdpError::transport(format!("{what}: {}", describe(&error))))
+    }
 }
 
 fn describe(error: &reqwest::Error) -> String {

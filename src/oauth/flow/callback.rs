@@ -4,7 +4,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value};
+use super::{
+    FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value, with_cookies,
+};
 use crate::http::error::{ApiError, ErrorName};
 use crate::oauth::cookies::RequestCookies;
 use crate::oauth::frame;
@@ -51,7 +53,7 @@ impl OAuthProvider {
         let redirect = state.flow.as_deref() == Some("redirect");
         match result {
             Ok((payload, cookies)) => {
-                let mut response = if redirect {
+                let response = if redirect {
                     let redirect_url = state.redirect_url.as_deref().ok_or_else(|| {
                         ApiError::input("No redirectUrl provided in request query parameters")
                     });
@@ -65,10 +67,7 @@ impl OAuthProvider {
                         &target,
                     )
                 };
-                for cookie in cookies {
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
-                }
-                Ok(response)
+                Ok(with_cookies(response, cookies))
             }
             Err(error) => Ok(deliver_error(&state, &target, error)),
         }

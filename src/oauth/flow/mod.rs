@@ -8,6 +8,7 @@ mod start;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue};
@@ -233,6 +234,23 @@ fn unverified_claims(token: &str) -> Map<String, Value> {
         .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
+}
+
+/// Adds `cookies` as `Set-Cookie` headers.
+pub(super) fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
+    for cookie in cookies {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The `Origin` the browser sent, if any.
+pub(super) fn request_origin(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
 }
 
 pub(super) fn binding(provider: &str, environment: &str, nonce: &str) -> String {

@@ -1,10 +1,13 @@
 //! The session payload, `/refresh` and `/logout`.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::{FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, require_xrw};
+use super::{
+    FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, request_origin, require_xrw,
+    with_cookies,
+};
 use crate::http::error::{ApiError, ErrorName, json_response};
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
@@ -86,9 +89,7 @@ impl OAuthProvider {
     ) -> Result<Response, ApiError> {
         let env = self.environment(query.get("env"))?.clone();
         require_xrw(headers)?;
-        let origin = headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
+        let origin = request_origin(headers)
             .unwrap_or(ctx.origins.app_origin)
             .to_owned();
         let result = self
@@ -97,11 +98,10 @@ impl OAuthProvider {
         let (payload, cookies) = result.map_err(|cause| {
             ApiError::caused_by(ErrorName::AuthenticationError, "Refresh failed", cause)
         })?;
-        let mut response = json_response(StatusCode::OK, &payload);
-        for cookie in cookies {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
-        Ok(response)
+        Ok(with_cookies(
+            json_response(StatusCode::OK, &payload),
+            cookies,
+        ))
     }
 
     async fn refresh_session(
@@ -165,7 +165,7 @@ impl OAuthProvider {
     ) -> Result<Response, ApiError> {
         let env = self.environment(query.get("env"))?.clone();
         require_xrw(headers)?;
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        if let Some(origin) = request_origin(headers)
             && !ctx.origins.is_allowed(origin)
         {
             return Err(ApiError::not_allowed(format!(
@@ -191,10 +191,7 @@ impl OAuthProvider {
                     .map_err(failed)?;
             }
         }
-        let origin = headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(ctx.origins.app_origin);
+        let origin = request_origin(headers).unwrap_or(ctx.origins.app_origin);
         let mut writer = CookieWriter::new(&env.cookies, origin, ctx.clock.now_millis());
         writer.remove_if_present(&cookies, &refresh_name);
         if settings.persist_scopes {
@@ -207,7 +204,7 @@ impl OAuthProvider {
                     params.push(("federated", ""));
                 }
                 params.push(("client_id", &settings.client_id));
-                if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+                if let Some(origin) = request_origin(headers) {
                     params.push(("returnTo", origin));
                 }
                 Some(super::with_query(
@@ -234,14 +231,11 @@ impl OAuthProvider {
             (LogoutStyle::Revoke, None) => None,
         };
         // As Node: only an https or local URL is handed to the browser.
-        let mut response = match logout_url.filter(|url| is_https_or_local(url)) {
+        let response = match logout_url.filter(|url| is_https_or_local(url)) {
             Some(url) => json_response(StatusCode::OK, &json!({"logoutUrl": url})),
             None => StatusCode::OK.into_response(),
         };
-        for cookie in writer.headers {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
-        Ok(response)
+        Ok(with_cookies(response, writer.headers))
     }
 }
 

@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{
     FlowContext, OAuthProvider, Query, binding, header_value, random_base64, random_bytes,
-    with_query,
+    with_cookies, with_query,
 };
 use crate::http::error::{ApiError, ErrorName};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
@@ -115,10 +115,7 @@ impl OAuthProvider {
         let mut writer = CookieWriter::new(&env.cookies, app_origin, ctx.clock.now_millis());
         writer.set_nonce(&self.id, &nonce);
         writer.set_flow_secrets(&format!("{}-flow", self.id), &sealed);
-        let mut response = StatusCode::FOUND.into_response();
-        for cookie in writer.headers {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
+        let mut response = with_cookies(StatusCode::FOUND.into_response(), writer.headers);
         let headers = response.headers_mut();
         headers.insert(header::LOCATION, header_value(&location)?);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
