@@ -43,15 +43,11 @@ async fn oidc_refresh_latency() {
     .await;
     let mut browser = Browser::default();
     let start = browser.get(&server.url("/oidc/start?scope=openid%20profile%20email%20offline_access&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&env=development")).await;
-    let interaction = browser
-        .follow(
+    let callback = idp
+        .answer(
+            &mut browser,
             &start.location().unwrap(),
-            &format!("{}/interaction/", idp.issuer),
-        )
-        .await;
-    let callback = browser
-        .follow(
-            &format!("{}?login=alice@example.com", interaction.url),
+            "login=alice@example.com",
             CALLBACK,
         )
         .await;

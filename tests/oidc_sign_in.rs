@@ -71,30 +71,10 @@ stagedoor:
         assert_eq!(start.status, 302, "{}", start.body);
         let authorize = start.location().unwrap();
         assert!(authorize.starts_with(&self.idp.issuer), "{authorize}");
-        let interaction = browser
-            .follow(&authorize, &format!("{}/interaction/", self.idp.issuer))
+        let callback = self
+            .idp
+            .answer(browser, &authorize, &format!("login={login}"), CALLBACK)
             .await;
-        let interaction_url = interaction.url.clone();
-        assert!(
-            interaction_url.contains("/interaction/"),
-            "{interaction_url}: {}",
-            interaction.body
-        );
-        let login_url = format!(
-            "{interaction_url}{}login={}",
-            if interaction_url.contains('?') {
-                '&'
-            } else {
-                '?'
-            },
-            login
-        );
-        let callback = browser.follow(&login_url, CALLBACK).await;
-        assert!(
-            callback.url.starts_with(CALLBACK),
-            "the IdP came back to {}",
-            callback.url
-        );
         browser.get(&self.to_server(&callback.url)).await
     }
 }
@@ -358,14 +338,9 @@ async fn callback_failures_are_delivered_to_the_popup_as_node_does() {
     let start = browser
         .get(&setup.server.url(&format!("/oidc/start?{}", popup_query())))
         .await;
-    let interaction = browser
-        .follow(
-            &start.location().unwrap(),
-            &format!("{}/interaction/", setup.idp.issuer),
-        )
-        .await;
-    let denied = browser
-        .follow(&format!("{}?deny=1", interaction.url), CALLBACK)
+    let denied = setup
+        .idp
+        .answer(&mut browser, &start.location().unwrap(), "deny=1", CALLBACK)
         .await;
     let page = browser.get(&setup.to_server(&denied.url)).await;
     let (name, message) = popup_error(&page);
@@ -380,15 +355,12 @@ async fn callback_failures_are_delivered_to_the_popup_as_node_does() {
     let start = browser
         .get(&setup.server.url(&format!("/oidc/start?{}", popup_query())))
         .await;
-    let interaction = browser
-        .follow(
+    let callback = setup
+        .idp
+        .answer(
+            &mut browser,
             &start.location().unwrap(),
-            &format!("{}/interaction/", setup.idp.issuer),
-        )
-        .await;
-    let callback = browser
-        .follow(
-            &format!("{}?login=alice@example.com", interaction.url),
+            "login=alice@example.com",
             CALLBACK,
         )
         .await;
@@ -505,15 +477,11 @@ async fn a_wrong_client_secret_and_an_unreachable_idp_are_reported() {
     let start = browser
         .get(&server.url(&format!("/oidc/start?{}", popup_query())))
         .await;
-    let interaction = browser
-        .follow(
+    let callback = idp
+        .answer(
+            &mut browser,
             &start.location().unwrap(),
-            &format!("{}/interaction/", idp.issuer),
-        )
-        .await;
-    let callback = browser
-        .follow(
-            &format!("{}?login=alice@example.com", interaction.url),
+            "login=alice@example.com",
             CALLBACK,
         )
         .await;
@@ -704,15 +672,11 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another() {
     let start = browser
         .get(&first.url(&format!("/oidc/start?{}", popup_query())))
         .await;
-    let interaction = browser
-        .follow(
+    let callback = idp
+        .answer(
+            &mut browser,
             &start.location().unwrap(),
-            &format!("{}/interaction/", idp.issuer),
-        )
-        .await;
-    let callback = browser
-        .follow(
-            &format!("{}?login=alice@example.com", interaction.url),
+            "login=alice@example.com",
             CALLBACK,
         )
         .await;

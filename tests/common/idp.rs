@@ -84,3 +84,41 @@ impl Idp {
         }
     }
 }
+
+impl Idp {
+    /// The browser's trip through the IdP: from `authorize_url` to the interaction page, which
+    /// gets `answer` (`login=<account>` or `deny=1`), then on to the redirect to `callback`,
+    /// returned unfollowed.
+    pub async fn answer(
+        &self,
+        browser: &mut super::browser::Browser,
+        authorize_url: &str,
+        answer: &str,
+        callback: &str,
+    ) -> super::browser::Page {
+        let interaction = browser
+            .follow(authorize_url, &format!("{}/interaction/", self.issuer))
+            .await;
+        assert!(
+            interaction.url.contains("/interaction/"),
+            "{}: {}",
+            interaction.url,
+            interaction.body
+        );
+        let separator = if interaction.url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let page = browser
+            .follow(&format!("{}{separator}{answer}", interaction.url), callback)
+            .await;
+        assert!(
+            page.url.starts_with(callback),
+            "the IdP came back to {}: {}",
+            page.url,
+            page.body
+        );
+        page
+    }
+}
