@@ -1,5 +1,7 @@
 //! Time source, injected so tests can move time (key rotation, expiry) exactly.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -8,6 +10,9 @@ pub type UnixMillis = i64;
 
 pub trait Clock: Send + Sync + 'static {
     fn now_millis(&self) -> UnixMillis;
+
+    /// Waits `millis` of this clock's time.
+    fn sleep_millis(&self, millis: i64) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
     fn now_seconds(&self) -> i64 {
         self.now_millis().div_euclid(1000)
@@ -25,6 +30,11 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn sleep_millis(&self, millis: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let duration = std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0));
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 
@@ -58,5 +68,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_millis(&self) -> UnixMillis {
         self.millis.load(Ordering::SeqCst)
+    }
+
+    /// Time passes at once.
+    fn sleep_millis(&self, millis: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.millis.fetch_add(millis.max(0), Ordering::SeqCst);
+        Box::pin(std::future::ready(()))
     }
 }

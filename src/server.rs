@@ -12,7 +12,7 @@ use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::keys::{KeyError, KeyManager};
+use crate::keys::{KeyError, KeyManager, Rotation};
 use crate::oauth::flow::OAuthProvider;
 use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
@@ -64,7 +64,10 @@ pub async fn build_state(
             &settings.key_store,
             &store,
             clock.clone(),
-            settings.token_lifetime_secs,
+            Rotation {
+                every_ms: settings.key_rotation_ms,
+                token_lifetime_ms: settings.token_lifetime_secs * 1000,
+            },
         )
         .await?,
     );

@@ -120,9 +120,106 @@ fn each_bad_value_is_named_by_its_key() {
         &["auth.experimentalExtraAllowedOrigins"],
     );
     assert_problem(
-        "stagedoor:\n  database: postgres://db/auth\n",
-        &["stagedoor.database: PostgreSQL is not supported"],
+        "stagedoor:\n  database: 'postgres://db:port/auth'\n",
+        &["stagedoor.database: is not a usable PostgreSQL URL"],
     );
+    assert_problem(
+        "stagedoor:\n  databasePool: { maxConnections: 0 }\n",
+        &["stagedoor.databasePool.maxConnections: must be at least 1"],
+    );
+    assert_problem(
+        "stagedoor:\n  databasePool: { maxConections: 3 }\n",
+        &["stagedoor.databasePool.maxConections: unknown field"],
+    );
+    assert_problem(
+        "stagedoor:\n  keyRotation: 1s\n",
+        &["stagedoor.keyRotation: 1 s is out of range"],
+    );
+    assert_problem(
+        "stagedoor:\n  database: null\nbackend:\n  database: { client: mysql2, connection: 'mysql://x' }\n",
+        &["backend.database.client: \"mysql2\" is not supported by stagedoor"],
+    );
+    assert_problem(
+        "stagedoor:\n  database: null\nbackend:\n  database: { client: pg, pluginDivisionMode: tables, connection: 'postgres://h/db' }\n",
+        &["backend.database.pluginDivisionMode: \"tables\" is not a division mode"],
+    );
+}
+
+/// `stagedoor.database` first, else the database Backstage would give its `auth` plugin.
+#[test]
+fn the_database_follows_stagedoor_database_then_backend_database() {
+    use stagedoor::config::DatabaseSettings;
+    let postgres = |yaml: &str, env: &[(&str, &str)]| match load(yaml, env).unwrap().database {
+        DatabaseSettings::Postgres(pg) => (pg.describe(), pg.ensure_database, pg.pool),
+        other => panic!("expected PostgreSQL, got {other:?}"),
+    };
+    let (target, ensure, pool) = postgres(
+        "stagedoor:\n  database: postgres://sd:${PGPASS}@db.internal:6432/stagedoor\n  databasePool: { maxConnections: 3, acquireTimeout: 2s }\n",
+        &[("PGPASS", "pw")],
+    );
+    assert_eq!(target, "db.internal:6432/stagedoor");
+    assert!(ensure);
+    assert_eq!(pool.max_connections, 3);
+    assert_eq!(pool.acquire_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(pool.statement_timeout, std::time::Duration::from_secs(5));
+
+    // Backstage's default division mode: one database per plugin, `backstage_plugin_auth`.
+    let backend = "stagedoor:\n  database: null\nbackend:\n  database:\n    client: pg\n    connection:\n      host: pg.internal\n      port: ${PGPORT}\n      user: backstage\n      password: ${PGPASS}\n      database: ignored_in_database_mode\n";
+    let env = [("PGPORT", "5433"), ("PGPASS", "pw")];
+    assert_eq!(
+        postgres(backend, &env).0,
+        "pg.internal:5433/backstage_plugin_auth"
+    );
+    let (target, ensure, pool) = postgres(
+        &format!(
+            "{backend}    prefix: bs_\n    ensureExists: false\n    knexConfig: {{ pool: {{ min: 1, max: 4, acquireTimeoutMillis: 1500 }} }}\n"
+        ),
+        &env,
+    );
+    assert_eq!(target, "pg.internal:5433/bs_auth");
+    assert!(!ensure);
+    assert_eq!((pool.min_connections, pool.max_connections), (1, 4));
+    assert_eq!(pool.acquire_timeout, std::time::Duration::from_millis(1500));
+    // Schema mode: the shared database (stagedoor keeps to its own schema inside it).
+    assert_eq!(
+        postgres(&format!("{backend}    pluginDivisionMode: schema\n"), &env).0,
+        "pg.internal:5433/ignored_in_database_mode"
+    );
+    // `plugin.auth` is laid over the shared connection.
+    assert_eq!(
+        postgres(
+            &format!("{backend}    plugin:\n      auth:\n        connection: {{ host: auth-db, database: auth_only }}\n"),
+            &env
+        )
+        .0,
+        "auth-db:5433/auth_only"
+    );
+    assert_eq!(
+        postgres(
+            "stagedoor:\n  database: null\nbackend:\n  database: { client: pg, connection: 'postgresql://u:p@h:1/x' }\n",
+            &[]
+        )
+        .0,
+        "h:1/backstage_plugin_auth"
+    );
+    // Backstage's SQLite settings keep stagedoor embedded.
+    let sqlite = load(
+        "stagedoor:\n  database: null\nbackend:\n  database: { client: better-sqlite3, connection: ':memory:' }\n",
+        &[],
+    )
+    .unwrap();
+    assert!(
+        matches!(&sqlite.database, DatabaseSettings::Sqlite { url } if url == "sqlite::memory:"),
+        "{:?}",
+        sqlite.database
+    );
+    // The password never shows in debug output.
+    let settings = load(
+        "stagedoor:\n  database: postgres://sd:hunter2-secret@db/stagedoor\n",
+        &[],
+    )
+    .unwrap();
+    assert!(!format!("{settings:?}").contains("hunter2-secret"));
 }
 
 #[test]

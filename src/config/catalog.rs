@@ -2,7 +2,6 @@
 
 use url::Url;
 
-use super::duration::DurationValue;
 use super::model::{RawCatalog, RawCatalogAuth, RawDiscoveryEndpoint, RawDiscoveryTarget};
 use super::validate::{Validator, trim_slash};
 use crate::catalog::{CatalogAuthSettings, CatalogSettings};
@@ -42,30 +41,21 @@ pub(super) fn catalog_settings(
         None => CatalogAuthSettings::PluginToken,
         Some(auth) => catalog_auth(v, auth),
     };
-    let mut seconds =
-        |key: &str, value: &Option<DurationValue>, default: f64, max: f64| -> std::time::Duration {
-            let seconds = match value.as_ref().map(DurationValue::to_seconds) {
-                None => default,
-                Some(Ok(seconds)) if (0.0..=max).contains(&seconds) => seconds,
-                Some(Ok(seconds)) => {
-                    v.problem(
-                        &format!("stagedoor.catalog.{key}"),
-                        format!("{seconds} s is out of range; use 0 to {max} seconds"),
-                    );
-                    default
-                }
-                Some(Err(message)) => {
-                    v.problem(&format!("stagedoor.catalog.{key}"), message);
-                    default
-                }
-            };
-            std::time::Duration::from_secs_f64(seconds)
-        };
     CatalogSettings {
         base_url: base_url.unwrap_or_default(),
         auth,
-        timeout: seconds("timeout", &raw.timeout, 5.0, 60.0),
-        cache_ttl: seconds("cacheTtl", &raw.cache_ttl, 30.0, 3600.0),
+        timeout: v.seconds(
+            "stagedoor.catalog.timeout",
+            raw.timeout.as_ref(),
+            5.0,
+            (0.0, 60.0),
+        ),
+        cache_ttl: v.seconds(
+            "stagedoor.catalog.cacheTtl",
+            raw.cache_ttl.as_ref(),
+            30.0,
+            (0.0, 3600.0),
+        ),
         cache_capacity: raw.cache_size.unwrap_or(10_000),
     }
 }

@@ -2,6 +2,7 @@
 //! validated [`Settings`]. Every problem names its key path and says how to fix it.
 
 mod catalog;
+mod database;
 pub mod duration;
 pub mod model;
 mod providers;
@@ -14,9 +15,8 @@ use figment::providers::{Format, Yaml};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
-pub use validate::{
-    CorsSettings, DatabaseSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings,
-};
+pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
+pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};
 
 /// Top-level sections whose unresolved `${VAR}` references stop start-up. References elsewhere
 /// belong to other plugins: they are dropped, as Backstage would leave them undefined.

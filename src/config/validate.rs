@@ -2,6 +2,8 @@
 
 use url::Url;
 
+use super::database::DatabaseSettings;
+use super::duration::DurationValue;
 use super::model::{
     OneOrMany, RawAuth, RawConfig, RawCors, RawDiscoveryTarget, RawPort, RawStagedoor,
 };
@@ -28,6 +30,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub development: bool,
     pub token_lifetime_secs: i64,
+    /// How often generated signing keys rotate (`stagedoor.keyRotation`, default: the token
+    /// lifetime, as Node).
+    pub key_rotation_ms: i64,
     pub omit_ownership_claim: bool,
     pub key_store: KeyStoreSettings,
     pub extra_allowed_origins: OriginPatterns,
@@ -41,11 +46,6 @@ pub struct Settings {
     /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say
     /// they are not user tokens, as Backstage does.
     pub external_static_tokens: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseSettings {
-    Sqlite { url: String },
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +119,51 @@ impl Validator {
         })
     }
 
+    /// A duration within `min..=max` seconds; `default` when absent or wrong.
+    pub(super) fn seconds(
+        &mut self,
+        path: &str,
+        value: Option<&DurationValue>,
+        default: f64,
+        (min, max): (f64, f64),
+    ) -> std::time::Duration {
+        let seconds = match value.map(DurationValue::to_seconds) {
+            None => default,
+            Some(Ok(seconds)) if (min..=max).contains(&seconds) => seconds,
+            Some(Ok(seconds)) => {
+                self.problem(
+                    path,
+                    format!("{seconds} s is out of range; use {min} to {max} seconds"),
+                );
+                default
+            }
+            Some(Err(message)) => {
+                self.problem(path, message);
+                default
+            }
+        };
+        std::time::Duration::from_secs_f64(seconds)
+    }
+
+    pub(super) fn port(&mut self, path: &str, port: &RawPort) -> u16 {
+        match port {
+            RawPort::Number(number) => u16::try_from(*number).ok().unwrap_or_else(|| {
+                self.problem(
+                    path,
+                    format!("{number} is not a port number; use 0 to 65535"),
+                );
+                0
+            }),
+            RawPort::Text(text) => text.trim().parse().unwrap_or_else(|_| {
+                self.problem(
+                    path,
+                    format!("\"{text}\" is not a port number; use 0 to 65535"),
+                );
+                0
+            }),
+        }
+    }
+
     pub(super) fn entity_ref(&mut self, path: &str, value: &str) {
         if EntityRef::parse_with_kind(value).is_err() {
             self.problem(path, format!("\"{value}\" is not an entity ref; expected kind:namespace/name, e.g. user:default/guest"));
@@ -139,7 +184,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         backend_base_url.as_ref(),
     );
     let (listen_host, listen_port) = listen(&mut v, &raw.stagedoor);
-    let database = database(&mut v, raw.stagedoor.database.as_deref());
+    let database =
+        super::database::database_settings(&mut v, &raw.stagedoor, raw.backend.database.as_ref());
     let cors = raw.backend.cors.map(|cors| cors_settings(&mut v, cors));
     let catalog = super::catalog::catalog_settings(
         &mut v,
@@ -161,6 +207,16 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         external_base_url.as_deref().unwrap_or_default(),
     );
 
+    let key_rotation_ms = v
+        .seconds(
+            "stagedoor.keyRotation",
+            raw.stagedoor.key_rotation.as_ref(),
+            auth.as_ref()
+                .map_or(DEFAULT_TOKEN_LIFETIME, |auth| auth.token_lifetime_secs) as f64,
+            (5.0, 30.0 * 86_400.0),
+        )
+        .as_millis() as i64;
+
     if !v.problems.is_empty() {
         return Err(v.problems.into());
     }
@@ -178,6 +234,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         database,
         development: raw.stagedoor.development.unwrap_or(false),
         token_lifetime_secs: auth.token_lifetime_secs,
+        key_rotation_ms,
         omit_ownership_claim: auth.omit_ownership_claim,
         key_store: auth.key_store,
         extra_allowed_origins: auth.extra_allowed_origins,
@@ -237,41 +294,9 @@ fn listen(v: &mut Validator, stagedoor: &RawStagedoor) -> (String, u16) {
         .unwrap_or_else(|| "0.0.0.0".to_owned());
     let port = match &stagedoor.listen.port {
         None => 7007,
-        Some(RawPort::Number(number)) => u16::try_from(*number).ok().unwrap_or_else(|| {
-            v.problem(
-                "stagedoor.listen.port",
-                format!("{number} is not a port number; use 0 to 65535"),
-            );
-            0
-        }),
-        Some(RawPort::Text(text)) => text.trim().parse().unwrap_or_else(|_| {
-            v.problem(
-                "stagedoor.listen.port",
-                format!("\"{text}\" is not a port number; use 0 to 65535"),
-            );
-            0
-        }),
+        Some(port) => v.port("stagedoor.listen.port", port),
     };
     (host, port)
-}
-
-fn database(v: &mut Validator, database: Option<&str>) -> DatabaseSettings {
-    let value = database.unwrap_or("./stagedoor.sqlite").trim();
-    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        v.problem("stagedoor.database", "PostgreSQL is not supported by this version of stagedoor; use an SQLite file path or sqlite::memory:");
-    }
-    let url = if value.starts_with("sqlite:") {
-        value.to_owned()
-    } else if value.is_empty() {
-        v.problem(
-            "stagedoor.database",
-            "is empty; use a file path such as ./stagedoor.sqlite, or sqlite::memory:",
-        );
-        String::new()
-    } else {
-        format!("sqlite://{value}?mode=rwc")
-    };
-    DatabaseSettings::Sqlite { url }
 }
 
 fn cors_settings(v: &mut Validator, cors: RawCors) -> CorsSettings {

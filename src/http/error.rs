@@ -131,6 +131,27 @@ impl ApiError {
         )
     }
 
+    /// A database failure: 503 while the database is out of reach (the caller may retry and
+    /// readiness reports it), otherwise an internal error.
+    pub fn store(context: &str, error: &crate::store::StoreError) -> Self {
+        if error.is_unavailable() {
+            Self::service_unavailable(
+                "The database is unavailable",
+                &format_args!("{context}: {error}"),
+            )
+        } else {
+            Self::internal(context, error)
+        }
+    }
+
+    /// A key failure: the store's failures as [`ApiError::store`], the rest internal.
+    pub fn keys(context: &str, error: &crate::keys::KeyError) -> Self {
+        match error {
+            crate::keys::KeyError::Store(error) => Self::store(context, error),
+            other => Self::internal(context, other),
+        }
+    }
+
     /// Renders the standard body. `url` is the request URL relative to `/api/auth`.
     pub fn into_response_for(self, method: &http::Method, url: &str) -> Response {
         let status = self.name.status();

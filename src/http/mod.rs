@@ -5,6 +5,7 @@
 mod cors;
 pub mod error;
 mod headers;
+mod health;
 mod userinfo;
 mod wellknown;
 
@@ -71,7 +72,12 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let (request, _body) = request.into_parts();
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return match health::Probe::for_path(path) {
+            Some(probe) if request.method == Method::GET || request.method == Method::HEAD => {
+                health::answer(&state, probe).await
+            }
+            _ => StatusCode::NOT_FOUND.into_response(),
+        };
     };
     let segments: Vec<&str> = relative_path
         .trim_matches('/')
@@ -244,8 +250,8 @@ impl From<TokenError> for ApiError {
             TokenError::InvalidSubject | TokenError::TooLarge { .. } => {
                 ApiError::new(ErrorName::Error, error.to_string())
             }
-            TokenError::Key(error) => ApiError::internal("signing a token failed", &error),
-            TokenError::Store(error) => ApiError::internal("storing user info failed", &error),
+            TokenError::Key(error) => ApiError::keys("signing a token failed", &error),
+            TokenError::Store(error) => ApiError::store("storing user info failed", &error),
         }
     }
 }

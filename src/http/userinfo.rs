@@ -20,16 +20,14 @@ pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response,
     let sub = verify_user_token(public_keys, state.clock.now_seconds(), token, true)
         .await
         .map_err(|error| match error {
-            VerifyError::Keys(error) => {
-                ApiError::service_unavailable("Cannot read signing keys", &error)
-            }
+            VerifyError::Keys(error) => ApiError::keys("reading signing keys failed", &error),
             other => ApiError::authentication(other.to_string()),
         })?;
     let info = state
         .store
         .user_info(&sub)
         .await
-        .map_err(|error| ApiError::internal("reading user info failed", &error))?;
+        .map_err(|error| ApiError::store("reading user info failed", &error))?;
     Ok(match info {
         Some(info) => json_bytes_response(StatusCode::OK, info.into()),
         None => {

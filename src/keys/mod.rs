@@ -5,7 +5,7 @@ mod manager;
 mod public;
 mod signing;
 
-pub use manager::KeyManager;
+pub use manager::{KeyManager, PUBLISH_LEAD_MS, Rotation};
 pub use public::{PublicKeySource, PublicKeys, VerifyingKey};
 pub use signing::{LIMITED_USER_TYP, SigningKey, USER_TYP};
 

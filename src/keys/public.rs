@@ -18,7 +18,7 @@ use crate::clock::{SharedClock, UnixMillis};
 use crate::store::{KeySet, Store, StoredKey};
 
 /// How long a snapshot is served before it is re-read.
-const REFRESH_INTERVAL_MS: i64 = 1000;
+pub const SNAPSHOT_MAX_AGE_MS: i64 = 500;
 /// Unknown kids force a re-read, but no more often than this (a flood of junk tokens must
 /// not become a flood of queries).
 const MIN_FORCED_RELOAD_INTERVAL_MS: i64 = 100;
@@ -158,7 +158,7 @@ impl PublicKeys {
     /// for verifiers than no keys.
     pub async fn jwks_body(&self) -> Bytes {
         let snapshot = self.snapshot.load();
-        if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < REFRESH_INTERVAL_MS {
+        if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < SNAPSHOT_MAX_AGE_MS {
             return snapshot.body.clone();
         }
         // One request refreshes; the others keep serving the current snapshot meanwhile.

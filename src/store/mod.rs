@@ -1,12 +1,17 @@
-//! Persistent state shared by replicas: published signing keys and per-user ownership info.
-//! One small interface; SQLite is the embedded default.
+//! Persistent state shared by replicas: published signing keys, per-user ownership info and
+//! server-side sessions. Embedded SQLite is the default; PostgreSQL serves several replicas.
+//! Both run the same SQL (`$N` placeholders work in both), from their own migrations.
 
+mod postgres;
+mod sessions;
 mod sqlite;
+
+use sqlx::{PgPool, SqlitePool};
 
 use crate::clock::UnixMillis;
 use crate::config::DatabaseSettings;
 
-pub use sqlite::SqliteStore;
+pub use sessions::{NewSession, SessionRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -16,6 +21,38 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the database is out of reach (down, restarting, pool exhausted), as opposed
+    /// to a query it refused: callers answer 503 and retry later.
+    pub fn is_unavailable(&self) -> bool {
+        let error = match self {
+            Self::Connect(_) => return true,
+            Self::Migrate(_) => return false,
+            Self::Query(error) => error,
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                // 08: connection exception; 57P0x: the server is shutting down or starting;
+                // 53: insufficient resources; 57014: statement timeout.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "57014"
+                    // SQLite: busy or locked beyond the busy timeout.
+                    || code == "5"
+                    || code == "6"
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Which published key set a key belongs to.
@@ -37,27 +74,85 @@ pub struct StoredKey {
 
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqliteStore),
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
+
+/// Runs the same query code against whichever pool the store has.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+use with_pool;
 
 impl Store {
     /// Opens the database and applies the embedded migrations.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         match settings {
-            DatabaseSettings::Sqlite { url } => Ok(Self::Sqlite(SqliteStore::connect(url).await?)),
+            DatabaseSettings::Sqlite { url } => Ok(Self::Sqlite(sqlite::connect(url).await?)),
+            DatabaseSettings::Postgres(settings) => {
+                Ok(Self::Postgres(postgres::connect(settings).await?))
+            }
         }
+    }
+
+    /// Whether other processes may share this database (and so must see keys before use).
+    pub fn is_shared(&self) -> bool {
+        match self {
+            Self::Sqlite(pool) => !pool
+                .connect_options()
+                .get_filename()
+                .to_string_lossy()
+                .starts_with("file:sqlx-in-memory-"),
+            Self::Postgres(_) => true,
+        }
+    }
+
+    /// A round trip to the database, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|result| result.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Connections open and idle in the pool, for diagnostics.
+    pub fn pool_size(&self) -> (u32, usize) {
+        with_pool!(self, pool => (pool.size(), pool.num_idle()))
     }
 
     pub async fn insert_key(&self, set: KeySet, key: &StoredKey) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(store) => store.insert_key(set, key).await,
-        }
+        let sql = match set {
+            KeySet::User => "INSERT INTO signing_keys (kid, created_at, key) VALUES ($1, $2, $3)",
+            KeySet::Plugin => "INSERT INTO plugin_keys (kid, created_at, key) VALUES ($1, $2, $3)",
+        };
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&key.kid)
+            .bind(key.created_at)
+            .bind(&key.jwk_json)
+            .execute(pool)
+            .await
+            .map(|result| result.rows_affected()))?;
+        Ok(())
     }
 
     pub async fn list_keys(&self, set: KeySet) -> Result<Vec<StoredKey>, StoreError> {
-        match self {
-            Self::Sqlite(store) => store.list_keys(set).await,
-        }
+        let sql = match set {
+            KeySet::User => "SELECT kid, created_at, key FROM signing_keys ORDER BY created_at",
+            KeySet::Plugin => "SELECT kid, created_at, key FROM plugin_keys ORDER BY created_at",
+        };
+        let rows: Vec<(String, i64, String)> =
+            with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(kid, created_at, jwk_json)| StoredKey {
+                kid,
+                jwk_json,
+                created_at,
+            })
+            .collect())
     }
 
     pub async fn delete_keys_created_before(
@@ -65,22 +160,34 @@ impl Store {
         set: KeySet,
         cutoff: UnixMillis,
     ) -> Result<u64, StoreError> {
-        match self {
-            Self::Sqlite(store) => store.delete_keys_created_before(set, cutoff).await,
-        }
+        let sql = match set {
+            KeySet::User => "DELETE FROM signing_keys WHERE created_at < $1",
+            KeySet::Plugin => "DELETE FROM plugin_keys WHERE created_at < $1",
+        };
+        let result = with_pool!(self, pool => sqlx::query(sql).bind(cutoff).execute(pool).await
+            .map(|result| result.rows_affected()))?;
+        Ok(result)
     }
 
     /// The shared sealing key: `candidate` is stored if no replica stored one first.
     pub async fn sealing_key(&self, candidate: &str) -> Result<String, StoreError> {
-        match self {
-            Self::Sqlite(store) => store.sealing_key(candidate).await,
-        }
+        const INSERT: &str =
+            "INSERT INTO sealing_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+        const SELECT: &str = "SELECT key FROM sealing_key WHERE id = 1";
+        let key = with_pool!(self, pool => {
+            sqlx::query(INSERT).bind(candidate).execute(pool).await.map(|_| ())?;
+            sqlx::query_scalar(SELECT).fetch_one(pool).await
+        })?;
+        Ok(key)
     }
 
     pub async fn user_info(&self, user_entity_ref: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            Self::Sqlite(store) => store.user_info(user_entity_ref).await,
-        }
+        const SELECT: &str = "SELECT user_info FROM user_info WHERE user_entity_ref = $1";
+        let info = with_pool!(self, pool => sqlx::query_scalar(SELECT)
+            .bind(user_entity_ref)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(info)
     }
 
     pub async fn put_user_info(
@@ -89,12 +196,17 @@ impl Store {
         user_info_json: &str,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(store) => {
-                store
-                    .put_user_info(user_entity_ref, user_info_json, now)
-                    .await
-            }
-        }
+        const UPSERT: &str = "INSERT INTO user_info (user_entity_ref, user_info, updated_at, created_at) \
+             VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (user_entity_ref) DO UPDATE SET \
+             user_info = excluded.user_info, updated_at = excluded.updated_at";
+        with_pool!(self, pool => sqlx::query(UPSERT)
+            .bind(user_entity_ref)
+            .bind(user_info_json)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|result| result.rows_affected()))?;
+        Ok(())
     }
 }

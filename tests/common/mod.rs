@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod idp;
 pub mod jose;
 pub mod node;
+pub mod postgres;
 
 use std::sync::Arc;
 

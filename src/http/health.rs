@@ -1,0 +1,72 @@
+//! Liveness and readiness, outside `/api/auth` so they never meet a Backstage route:
+//! `/healthz` and `/readyz`, and the paths of Backstage's own root health service
+//! (`/.backstage/health/v1/liveness`, `/.backstage/health/v1/readiness`).
+
+use std::time::Duration;
+
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::json;
+
+use super::AppState;
+use super::error::json_response;
+
+/// A readiness probe must answer before the orchestrator gives up on it.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub enum Probe {
+    Liveness,
+    Readiness,
+}
+
+impl Probe {
+    pub fn for_path(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/') {
+            "/healthz" | "/.backstage/health/v1/liveness" => Some(Self::Liveness),
+            "/readyz" | "/.backstage/health/v1/readiness" => Some(Self::Readiness),
+            _ => None,
+        }
+    }
+}
+
+pub async fn answer(state: &AppState, probe: Probe) -> Response {
+    match probe {
+        Probe::Liveness => json_response(StatusCode::OK, &json!({"status": "ok"})),
+        Probe::Readiness => readiness(state).await,
+    }
+}
+
+/// Ready when the database answers; reports whether this replica has published a signing
+/// key yet (it makes one at the first sign-in, so its absence is not a failure).
+async fn readiness(state: &AppState) -> Response {
+    let database = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            READINESS_TIMEOUT.as_secs()
+        )),
+    };
+    let signing_key = if state.keys.has_signing_key() {
+        "published"
+    } else {
+        "none yet (made at the first sign-in)"
+    };
+    match database {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({"status": "ok", "checks": {"database": "ok", "signingKey": signing_key}}),
+        ),
+        Err(reason) => {
+            tracing::warn!("not ready: the database is unavailable: {reason}");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({
+                    "status": "error",
+                    "message": "The database is unavailable",
+                    "checks": {"database": "unavailable", "signingKey": signing_key},
+                }),
+            )
+        }
+    }
+}
