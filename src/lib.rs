@@ -1,5 +1,6 @@
 //! stagedoor: Backstage's auth backend (`/api/auth`), as one small service.
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod outbound;
 pub mod providers;
 pub mod resolvers;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod user_info;

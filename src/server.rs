@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::admin::AdminAuth;
 use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
@@ -16,6 +17,7 @@ use crate::keys::{KeyError, KeyManager, Rotation};
 use crate::oauth::flow::OAuthProvider;
 use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
+use crate::sessions::SessionManager;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenIssuer;
 use crate::user_info::UserInfoWriter;
@@ -117,8 +119,16 @@ pub async fn build_state(
             "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
         );
     }
+    let sessions = match &settings.sessions {
+        Some(sessions) => Some(
+            SessionManager::new(sessions, store.clone(), clock.clone())
+                .ok_or(StartError::Http("cannot derive the session key".into()))?,
+        ),
+        None => None,
+    };
     Ok(Arc::new(AppState {
         openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
+        admin: AdminAuth::new(&settings.admin, &http),
         settings,
         clock,
         store,
@@ -129,6 +139,7 @@ pub async fn build_state(
         guest,
         oauth,
         sealer,
+        sessions,
     }))
 }
 
@@ -149,10 +160,17 @@ pub async fn run(settings: Settings, deps: Dependencies) -> Result<(), StartErro
             http::MOUNT_PATH
         );
     }
-    axum::serve(listener, http::router(state))
+    axum::serve(listener, with_peer_addresses(http::router(state)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(StartError::Serve)
+}
+
+/// Handlers see the peer address (recorded with a session).
+fn with_peer_addresses(
+    router: axum::Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr> {
+    router.into_make_service_with_connect_info::<SocketAddr>()
 }
 
 async fn shutdown_signal() {
@@ -194,7 +212,7 @@ impl RunningServer {
         let (shutdown, stopped) = oneshot::channel::<()>();
         let router = http::router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(listener, with_peer_addresses(router))
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })

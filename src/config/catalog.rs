@@ -14,28 +14,11 @@ pub(super) fn catalog_settings(
     endpoints: &[RawDiscoveryEndpoint],
     backend_base_url: Option<&Url>,
 ) -> CatalogSettings {
-    let discovered = endpoints.iter().enumerate().find_map(|(index, endpoint)| {
-        let serves = endpoint
-            .plugins
-            .iter()
-            .any(|plugin| plugin == "catalog" || plugin == "*");
-        let internal = match &endpoint.target {
-            RawDiscoveryTarget::Url(url) => Some(url),
-            RawDiscoveryTarget::Split { internal, .. } => internal.as_ref(),
-        };
-        serves.then_some(()).and(internal).map(|url| (index, url))
-    });
-    let base_url = if let Some(url) = &raw.base_url {
-        v.url("stagedoor.catalog.baseUrl", url)
-            .map(|url| trim_slash(url.as_str()))
-    } else if let Some((index, target)) = discovered {
-        let target = target
-            .replace("{{pluginId}}", "catalog")
-            .replace("{{ pluginId }}", "catalog");
-        v.url(&format!("discovery.endpoints.{index}.target"), &target)
-            .map(|url| trim_slash(url.as_str()))
-    } else {
-        backend_base_url.map(|url| format!("{}/api/catalog", trim_slash(url.as_str())))
+    let base_url = match &raw.base_url {
+        Some(url) => v
+            .url("stagedoor.catalog.baseUrl", url)
+            .map(|url| trim_slash(url.as_str())),
+        None => plugin_base_url(v, endpoints, backend_base_url, "catalog"),
     };
     let auth = match &raw.auth {
         None => CatalogAuthSettings::PluginToken,
@@ -57,6 +40,37 @@ pub(super) fn catalog_settings(
             (0.0, 3600.0),
         ),
         cache_capacity: raw.cache_size.unwrap_or(10_000),
+    }
+}
+
+/// Where a Backstage plugin is reached from the backend: the internal `discovery.endpoints`
+/// target that serves it, else `backend.baseUrl` + `/api/<pluginId>`.
+pub(super) fn plugin_base_url(
+    v: &mut Validator,
+    endpoints: &[RawDiscoveryEndpoint],
+    backend_base_url: Option<&Url>,
+    plugin_id: &str,
+) -> Option<String> {
+    let discovered = endpoints.iter().enumerate().find_map(|(index, endpoint)| {
+        let serves = endpoint
+            .plugins
+            .iter()
+            .any(|plugin| plugin == plugin_id || plugin == "*");
+        let internal = match &endpoint.target {
+            RawDiscoveryTarget::Url(url) => Some(url),
+            RawDiscoveryTarget::Split { internal, .. } => internal.as_ref(),
+        };
+        serves.then_some(()).and(internal).map(|url| (index, url))
+    });
+    match discovered {
+        Some((index, target)) => {
+            let target = target
+                .replace("{{pluginId}}", plugin_id)
+                .replace("{{ pluginId }}", plugin_id);
+            v.url(&format!("discovery.endpoints.{index}.target"), &target)
+                .map(|url| trim_slash(url.as_str()))
+        }
+        None => backend_base_url.map(|url| format!("{}/api/{plugin_id}", trim_slash(url.as_str()))),
     }
 }
 

@@ -6,6 +6,7 @@ mod database;
 pub mod duration;
 pub mod model;
 mod providers;
+mod sessions;
 pub mod substitute;
 mod validate;
 
@@ -16,6 +17,7 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
 pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
+pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
 pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};
 
 /// Top-level sections whose unresolved `${VAR}` references stop start-up. References elsewhere

@@ -213,8 +213,26 @@ pub struct RawStagedoor {
     pub database: Option<String>,
     pub database_pool: Option<RawDatabasePool>,
     pub key_rotation: Option<DurationValue>,
+    pub sessions: Option<RawSessions>,
+    pub admin: Option<RawAdmin>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
+}
+
+/// `stagedoor.sessions`: server-side sessions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSessions {
+    pub enabled: Option<bool>,
+    pub secret: Option<String>,
+}
+
+/// `stagedoor.admin`: who may use the session admin API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAdmin {
+    pub tokens: Vec<String>,
+    pub plugins: Vec<String>,
 }
 
 /// `stagedoor.databasePool`: PostgreSQL connection pool limits.

@@ -34,6 +34,9 @@ pub struct Settings {
     /// lifetime, as Node).
     pub key_rotation_ms: i64,
     pub omit_ownership_claim: bool,
+    /// Server-side sessions; `None`: the refresh token lives in the browser, as in Node.
+    pub sessions: Option<super::SessionSettings>,
+    pub admin: super::AdminSettings,
     pub key_store: KeyStoreSettings,
     pub extra_allowed_origins: OriginPatterns,
     pub cors: Option<CorsSettings>,
@@ -193,6 +196,13 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
+    let sessions = super::sessions::session_settings(&mut v, raw.stagedoor.sessions.as_ref());
+    let admin = super::sessions::admin_settings(
+        &mut v,
+        raw.stagedoor.admin.as_ref(),
+        &raw.discovery.endpoints,
+        backend_base_url.as_ref(),
+    );
     let external_static_tokens = raw
         .backend
         .auth
@@ -235,6 +245,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         development: raw.stagedoor.development.unwrap_or(false),
         token_lifetime_secs: auth.token_lifetime_secs,
         key_rotation_ms,
+        sessions,
+        admin,
         omit_ownership_claim: auth.omit_ownership_claim,
         key_store: auth.key_store,
         extra_allowed_origins: auth.extra_allowed_origins,

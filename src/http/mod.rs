@@ -49,6 +49,8 @@ pub struct AppState {
     /// OAuth providers by id (`oidc`, ...).
     pub oauth: std::collections::BTreeMap<String, OAuthProvider>,
     pub sealer: Sealer,
+    pub sessions: Option<crate::sessions::SessionManager>,
+    pub admin: crate::admin::AdminAuth,
     pub openid_configuration: Bytes,
 }
 
@@ -146,6 +148,15 @@ async fn route(
         [first, second] if is(first, "v1") && is(second, "userinfo") && get => {
             return userinfo::userinfo(state, &request.headers).await;
         }
+        [first, rest @ ..] if is(first, ".stagedoor") && state.settings.admin.is_enabled() => {
+            let admin = crate::admin::AdminApi {
+                auth: &state.admin,
+                sessions: state.sessions.as_ref(),
+                now_secs: state.clock.now_seconds(),
+            };
+            let query = Query::parse(request.uri.query());
+            return admin.handle(method, rest, &query, &request.headers).await;
+        }
         [provider, ..] if is(provider, "guest") => {
             return guest_route(state, get, post, segments, request).await;
         }
@@ -204,6 +215,11 @@ async fn oauth_route(
         issuer: &state.issuer,
         catalog: &state.catalog,
         sealer: &state.sealer,
+        sessions: state.sessions.as_ref(),
+        peer: request
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip()),
     };
     let query = Query::parse(request.uri.query());
     let headers = &request.headers;
@@ -241,6 +257,19 @@ fn refuse_large_body(request: &Parts) -> Result<(), ApiError> {
             "request entity too large",
         )),
         _ => Ok(()),
+    }
+}
+
+impl From<crate::sessions::SessionError> for ApiError {
+    fn from(error: crate::sessions::SessionError) -> Self {
+        match error {
+            crate::sessions::SessionError::Store(error) => {
+                ApiError::store("reading or writing a session failed", &error)
+            }
+            crate::sessions::SessionError::Crypto => {
+                ApiError::internal("sealing a session failed", &error)
+            }
+        }
     }
 }
 

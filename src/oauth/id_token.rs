@@ -149,39 +149,54 @@ impl JwksCache {
         token: &str,
         expected: &Expectations<'_>,
     ) -> Result<Map<String, Value>, String> {
+        let (_, claims) = self
+            .verify_signature(token, expected.algorithms, "the ID token")
+            .await?;
+        check_claims(&claims, expected)?;
+        Ok(claims)
+    }
+
+    /// Checks a JWS's signature against this key set, allowing only `algorithms` (never
+    /// `none` or HMAC), and returns its header and claims. `what` names the token in errors.
+    pub async fn verify_signature(
+        &self,
+        token: &str,
+        algorithms: &[String],
+        what: &str,
+    ) -> Result<(Map<String, Value>, Map<String, Value>), String> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err("the ID token is not a JWS".into());
+            return Err(format!("{what} is not a JWS"));
         };
-        let header: Value = decode(header).ok_or("the ID token header is not JSON")?;
-        let alg = header["alg"].as_str().unwrap_or("none");
-        if !expected.algorithms.iter().any(|allowed| allowed == alg)
+        let header: Map<String, Value> =
+            decode(header).ok_or_else(|| format!("{what} header is not JSON"))?;
+        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
+        if !algorithms.iter().any(|allowed| allowed == alg)
             || alg == "none"
             || alg.starts_with("HS")
         {
             return Err(format!(
-                "the ID token is signed with {alg}, which is not allowed (expected {})",
-                expected.algorithms.join(", ")
+                "{what} is signed with {alg}, which is not allowed (expected {})",
+                algorithms.join(", ")
             ));
         }
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
-            .map_err(|_| "the ID token signature is not base64url")?;
+            .map_err(|_| format!("{what} signature is not base64url"))?;
         let signing_input =
             &token.as_bytes()[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
-        let keys = self.key(header["kid"].as_str()).await?;
+        let keys = self.key(header.get("kid").and_then(Value::as_str)).await?;
         if !keys
             .iter()
             .any(|key| verify_signature(alg, key, signing_input, &signature))
         {
-            return Err("the ID token signature is invalid".into());
+            return Err(format!("{what} signature is invalid"));
         }
         let claims: Map<String, Value> =
-            decode(payload).ok_or("the ID token payload is not JSON")?;
-        check_claims(&claims, expected)?;
-        Ok(claims)
+            decode(payload).ok_or_else(|| format!("{what} payload is not JSON"))?;
+        Ok((header, claims))
     }
 }
 

@@ -41,9 +41,37 @@ impl Sealer {
     }
 
     pub fn seal(&self, secrets: &FlowSecrets, binding: &str) -> Option<String> {
+        self.seal_bytes(serde_json::to_vec(secrets).ok()?, binding)
+    }
+
+    /// `None` if tampered with, sealed for another sign-in, or not sealed by this key.
+    pub fn open(&self, sealed: &str, binding: &str) -> Option<FlowSecrets> {
+        serde_json::from_slice(&self.open_bytes(sealed, binding)?).ok()
+    }
+
+    /// A key derived from an operator's secret (any length; at least 32 characters is
+    /// checked at start-up) for one `purpose`.
+    pub fn from_secret(secret: &str, purpose: &'static [u8]) -> Option<Self> {
+        struct KeyLength;
+        impl ring::hkdf::KeyType for KeyLength {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let mut bytes = [0u8; 32];
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"stagedoor")
+            .extract(secret.as_bytes())
+            .expand(&[purpose], KeyLength)
+            .ok()?
+            .fill(&mut bytes)
+            .ok()?;
+        Self::new(&URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// AES-256-GCM with a random nonce; `binding` is authenticated, not stored.
+    pub fn seal_bytes(&self, mut data: Vec<u8>, binding: &str) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
-        let mut data = serde_json::to_vec(secrets).ok()?;
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -56,19 +84,20 @@ impl Sealer {
         Some(URL_SAFE_NO_PAD.encode(sealed))
     }
 
-    /// `None` if tampered with, sealed for another sign-in, or not sealed by this key.
-    pub fn open(&self, sealed: &str, binding: &str) -> Option<FlowSecrets> {
+    pub fn open_bytes(&self, sealed: &str, binding: &str) -> Option<Vec<u8>> {
         let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN {
             return None;
         }
         let mut data = bytes.split_off(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(&bytes).ok()?;
-        let plain = self
+        let plain_len = self
             .key
             .open_in_place(nonce, Aad::from(binding.as_bytes()), &mut data)
-            .ok()?;
-        serde_json::from_slice(plain).ok()
+            .ok()?
+            .len();
+        data.truncate(plain_len);
+        Some(data)
     }
 }
 
@@ -104,5 +133,25 @@ mod tests {
             None
         );
         assert_eq!(sealer.open("", "x"), None);
+    }
+
+    #[test]
+    fn secret_derived_keys_differ_by_secret_and_purpose() {
+        let a = Sealer::from_secret("a-secret-of-at-least-32-characters!!", b"sessions").unwrap();
+        let sealed = a.seal_bytes(b"refresh".to_vec(), "id-1").unwrap();
+        assert_eq!(
+            a.open_bytes(&sealed, "id-1").as_deref(),
+            Some(&b"refresh"[..])
+        );
+        assert_eq!(a.open_bytes(&sealed, "id-2"), None);
+        let same =
+            Sealer::from_secret("a-secret-of-at-least-32-characters!!", b"sessions").unwrap();
+        assert!(same.open_bytes(&sealed, "id-1").is_some());
+        let other_purpose =
+            Sealer::from_secret("a-secret-of-at-least-32-characters!!", b"x").unwrap();
+        assert_eq!(other_purpose.open_bytes(&sealed, "id-1"), None);
+        let other_secret =
+            Sealer::from_secret("another-secret-of-32-characters-or-more", b"sessions").unwrap();
+        assert_eq!(other_secret.open_bytes(&sealed, "id-1"), None);
     }
 }

@@ -19,8 +19,39 @@ process.noDeprecation = true;
 
 const { createBackend } = require('@backstage/backend-defaults');
 
+// A plugin that calls stagedoor's session admin API with its own Backstage service token, as
+// an operator's admin plugin would: GET /api/ops/sessions?user=..., DELETE the same to
+// revoke them all. (backend-plugin-api and express come with backend-defaults.)
+const { createBackendPlugin, coreServices } = require('@backstage/backend-plugin-api');
+const express = require('express');
+const opsPlugin = createBackendPlugin({
+  pluginId: 'ops',
+  register(env) {
+    env.registerInit({
+      deps: { auth: coreServices.auth, discovery: coreServices.discovery, httpRouter: coreServices.httpRouter },
+      async init({ auth, discovery, httpRouter }) {
+        const router = express.Router();
+        const relay = method => async (req, res) => {
+          const { token } = await auth.getPluginRequestToken({
+            onBehalfOf: await auth.getOwnServiceCredentials(),
+            targetPluginId: 'auth',
+          });
+          const url = `${await discovery.getBaseUrl('auth')}/.stagedoor/sessions?user=${encodeURIComponent(req.query.user || '')}`;
+          const response = await fetch(url, { method, headers: { authorization: `Bearer ${token}` } });
+          res.status(response.status).type('application/json').send(await response.text());
+        };
+        router.get('/sessions', relay('GET'));
+        router.delete('/sessions', relay('DELETE'));
+        httpRouter.use(router);
+        httpRouter.addAuthPolicy({ path: '/', allow: 'unauthenticated' });
+      },
+    });
+  },
+});
+
 const backend = createBackend();
 backend.add(require('@backstage/plugin-catalog-backend'));
+backend.add(opsPlugin);
 // Exit instead of lingering half-started (e.g. port in use, bad config), so that a test
 // waiting for readiness sees the failure at once.
 backend.start().catch(error => {

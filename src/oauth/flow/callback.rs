@@ -173,13 +173,20 @@ impl OAuthProvider {
             .session_payload(ctx, env, &tokens, &id_claims, &scope)
             .await?;
 
+        let refresh_cookie = match tokens.refresh_token.as_deref() {
+            Some(refresh_token) => Some(
+                ctx.refresh_cookie_value(&self.id, env, headers, &payload, refresh_token)
+                    .await?,
+            ),
+            None => None,
+        };
         let headers = env.session_cookies(
             &self.id,
             &cookies,
             target,
             ctx.clock.now_millis(),
             &scope,
-            tokens.refresh_token.as_deref(),
+            refresh_cookie.as_deref(),
         );
         Ok((payload, headers))
     }

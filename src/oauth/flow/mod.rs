@@ -27,6 +27,7 @@ use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::http::error::{ApiError, ErrorName};
 use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
+use crate::sessions::{ClientInfo, SessionManager};
 use crate::tokens::TokenIssuer;
 
 /// What the routes need from the rest of the service.
@@ -36,6 +37,44 @@ pub struct FlowContext<'a> {
     pub issuer: &'a TokenIssuer,
     pub catalog: &'a CatalogClient,
     pub sealer: &'a Sealer,
+    /// Server-side sessions, when `stagedoor.sessions` is on.
+    pub sessions: Option<&'a SessionManager>,
+    /// The browser's address, for the session record.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl FlowContext<'_> {
+    /// The refresh cookie's value after a sign-in: a new session's handle when sessions are
+    /// on, else the IdP's refresh token itself (as Node does).
+    pub(super) async fn refresh_cookie_value(
+        &self,
+        provider: &str,
+        env: &OAuthEnv,
+        headers: &HeaderMap,
+        payload: &Value,
+        refresh_token: &str,
+    ) -> Result<String, ApiError> {
+        let Some(sessions) = self.sessions else {
+            return Ok(refresh_token.to_owned());
+        };
+        let client = ClientInfo::from_request(headers, self.peer);
+        Ok(sessions
+            .create(
+                provider,
+                signed_in_user(payload),
+                refresh_token,
+                env.settings.session_secs,
+                &client,
+            )
+            .await?)
+    }
+}
+
+/// The user ref a session payload names; empty when no sign-in resolver is configured.
+pub(super) fn signed_in_user(payload: &Value) -> &str {
+    payload["backstageIdentity"]["identity"]["userEntityRef"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 /// The query string, last value winning as in Express.
@@ -227,13 +266,7 @@ impl OAuthProvider {
 /// Binds the sealed secrets to one sign-in.
 /// The claims of a JWT read without verification (§11.0, for the generic oauth2 provider).
 fn unverified_claims(token: &str) -> Map<String, Value> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    token
-        .split('.')
-        .nth(1)
-        .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    crate::tokens::unverified_payload(token).unwrap_or_default()
 }
 
 /// Adds `cookies` as `Set-Cookie` headers.

@@ -14,6 +14,7 @@ use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth_settings::{LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall};
 use crate::resolvers::SignInInfo;
+use crate::sessions::SessionManager;
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
 
@@ -114,9 +115,19 @@ impl OAuthProvider {
     ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
         let settings = &env.settings;
         let cookies = RequestCookies::from_headers(headers);
-        let refresh_token = cookies
+        let cookie = cookies
             .get_chunked(&format!("{}-refresh-token", self.id))
             .ok_or_else(|| ApiError::input("Missing session cookie"))?;
+        let (refresh_token, session) = match ctx.sessions {
+            Some(sessions) if SessionManager::is_handle(&cookie) => {
+                let open = sessions
+                    .open(&cookie, &self.id)
+                    .await?
+                    .ok_or_else(session_ended)?;
+                (open.refresh_token, Some(open.row))
+            }
+            _ => (cookie, None),
+        };
         let scope = env.scope(&self.id, query, &cookies);
         let sent_scope = env.sent_scope(scope.clone());
         let mut form = vec![
@@ -140,18 +151,41 @@ impl OAuthProvider {
             .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
             .await?;
 
-        // A refresh token the IdP rotated replaces the cookie; an unchanged one is not re-sent.
+        // A refresh token the IdP rotated replaces the cookie (or the session's copy); an
+        // unchanged one is not re-sent.
         let rotated = tokens
             .refresh_token
             .as_deref()
             .filter(|rotated| *rotated != refresh_token);
+        let new_cookie = match (ctx.sessions, session) {
+            (Some(sessions), Some(session)) => {
+                let user = super::signed_in_user(&payload);
+                if !sessions.record_refresh(&session, user, rotated).await? {
+                    return Err(session_ended());
+                }
+                None
+            }
+            // A browser that still holds a refresh token from before sessions were turned on
+            // moves into a session now.
+            (Some(_), None) => Some(
+                ctx.refresh_cookie_value(
+                    &self.id,
+                    env,
+                    headers,
+                    &payload,
+                    rotated.unwrap_or(&refresh_token),
+                )
+                .await?,
+            ),
+            (None, _) => rotated.map(str::to_owned),
+        };
         let headers = env.session_cookies(
             &self.id,
             &cookies,
             origin,
             ctx.clock.now_millis(),
             &scope,
-            rotated,
+            new_cookie.as_deref(),
         );
         Ok((payload, headers))
     }
@@ -176,7 +210,15 @@ impl OAuthProvider {
         let cookies = RequestCookies::from_headers(headers);
         let refresh_name = format!("{}-refresh-token", self.id);
         let revokes = settings.behaviour.logout == LogoutStyle::Revoke;
-        if let Some(refresh_token) = cookies.get_chunked(&refresh_name).filter(|_| revokes) {
+        let refresh_token = match (ctx.sessions, cookies.get_chunked(&refresh_name)) {
+            (Some(sessions), Some(cookie)) if SessionManager::is_handle(&cookie) => {
+                let open = sessions.open(&cookie, &self.id).await?;
+                sessions.end(&cookie).await?;
+                open.map(|open| open.refresh_token)
+            }
+            (_, cookie) => cookie,
+        };
+        if let Some(refresh_token) = refresh_token.filter(|_| revokes) {
             let metadata = env.idp.metadata().await.map_err(failed)?;
             if let Some(endpoint) = &metadata.0.revocation_endpoint {
                 env.idp
@@ -237,6 +279,11 @@ impl OAuthProvider {
         };
         Ok(with_cookies(response, writer.headers))
     }
+}
+
+/// The session was revoked ("sign out everywhere"), expired, or never existed.
+fn session_ended() -> ApiError {
+    ApiError::input("Session expired or revoked; sign in again")
 }
 
 fn is_https_or_local(url: &str) -> bool {

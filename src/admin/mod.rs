@@ -1,0 +1,125 @@
+//! The session admin API, under `/api/auth/.stagedoor/` (a prefix no Backstage route uses):
+//!
+//! - `GET    /.stagedoor/sessions?user=<userEntityRef>`: a user's live sessions
+//! - `DELETE /.stagedoor/sessions/<id>`: revoke one session
+//! - `DELETE /.stagedoor/sessions?user=<userEntityRef>`: revoke all of a user's sessions
+//!
+//! Off (404) unless `stagedoor.admin` names static tokens or plugins.
+
+mod auth;
+
+pub use auth::{AdminAuth, Caller};
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::entity_ref::EntityRef;
+use crate::http::error::{ApiError, json_response};
+use crate::oauth::flow::Query;
+use crate::sessions::SessionManager;
+use crate::store::SessionRow;
+
+pub struct AdminApi<'a> {
+    pub auth: &'a AdminAuth,
+    pub sessions: Option<&'a SessionManager>,
+    pub now_secs: i64,
+}
+
+impl AdminApi<'_> {
+    /// `rest`: the path after `.stagedoor/`.
+    pub async fn handle(
+        &self,
+        method: &Method,
+        rest: &[&str],
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let caller = self
+            .auth
+            .authenticate(headers, self.now_secs)
+            .await
+            .map_err(ApiError::authentication)?;
+        let Some(sessions) = self.sessions else {
+            return Err(ApiError::not_found(
+                "Server-side sessions are off; set stagedoor.sessions to keep sessions in the store",
+            ));
+        };
+        let store = sessions.store();
+        let now = self.now_secs.saturating_mul(1000);
+        match (method, rest) {
+            (&Method::GET, ["sessions"]) => {
+                let user = user_param(query)?;
+                let rows = store.user_sessions(&user, now).await.map_err(store_error)?;
+                let items: Vec<Value> = rows.iter().map(session_json).collect();
+                Ok(json_response(StatusCode::OK, &json!({ "items": items })))
+            }
+            (&Method::DELETE, ["sessions"]) => {
+                let user = user_param(query)?;
+                let revoked = store
+                    .delete_user_sessions(&user)
+                    .await
+                    .map_err(store_error)?;
+                tracing::info!(%caller, user = %user, revoked, "revoked all sessions of a user");
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({ "revoked": revoked }),
+                ))
+            }
+            (&Method::DELETE, ["sessions", id]) => {
+                let session = store.session(id).await.map_err(store_error)?;
+                if !store.delete_session(id).await.map_err(store_error)? {
+                    return Err(ApiError::not_found(format!("No session '{id}'")));
+                }
+                let user = session.map(|row| row.user_entity_ref).unwrap_or_default();
+                tracing::info!(%caller, session = %id, user = %user, "revoked a session");
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
+            _ => Err(ApiError::not_found(format!(
+                "No admin route {method} /.stagedoor/{}",
+                rest.join("/")
+            ))),
+        }
+    }
+}
+
+fn store_error(error: crate::store::StoreError) -> ApiError {
+    ApiError::store("the session store failed", &error)
+}
+
+fn user_param(query: &Query) -> Result<String, ApiError> {
+    let user = query
+        .get("user")
+        .filter(|user| !user.is_empty())
+        .ok_or_else(|| {
+            ApiError::input("Missing 'user' query parameter, e.g. ?user=user:default/jane")
+        })?;
+    let parsed = EntityRef::parse_with_kind(user).map_err(|_| {
+        ApiError::input(format!(
+            "'{user}' is not a user entity ref; expected e.g. user:default/jane"
+        ))
+    })?;
+    Ok(parsed.to_string())
+}
+
+fn session_json(row: &SessionRow) -> Value {
+    json!({
+        "id": row.id,
+        "userEntityRef": row.user_entity_ref,
+        "provider": row.provider,
+        "createdAt": iso(row.created_at),
+        "lastRefreshAt": iso(row.last_refresh_at),
+        "expiresAt": iso(row.expires_at),
+        "userAgent": row.user_agent,
+        "ip": row.ip,
+    })
+}
+
+fn iso(millis: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}

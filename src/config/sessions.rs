@@ -1,0 +1,125 @@
+//! `stagedoor.sessions` (server-side sessions) and `stagedoor.admin` (who may list and
+//! revoke them).
+
+use url::Url;
+
+use super::catalog::plugin_base_url;
+use super::model::{RawAdmin, RawDiscoveryEndpoint, RawSessions};
+use super::validate::Validator;
+
+const MIN_SECRET_CHARS: usize = 32;
+
+#[derive(Clone)]
+pub struct SessionSettings {
+    /// Seals the IdP refresh tokens kept in the store.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SessionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSettings { secret: <redacted> }")
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct AdminSettings {
+    /// Static bearer tokens.
+    pub tokens: Vec<String>,
+    /// Backstage plugins whose service tokens are accepted, with their JWKS URLs.
+    pub plugins: Vec<AdminPlugin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminPlugin {
+    pub id: String,
+    pub jwks_url: String,
+}
+
+impl AdminSettings {
+    /// With neither tokens nor plugins the admin API is off (404).
+    pub fn is_enabled(&self) -> bool {
+        !self.tokens.is_empty() || !self.plugins.is_empty()
+    }
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("tokens", &format_args!("<{} redacted>", self.tokens.len()))
+            .field("plugins", &self.plugins)
+            .finish()
+    }
+}
+
+pub(super) fn session_settings(
+    v: &mut Validator,
+    raw: Option<&RawSessions>,
+) -> Option<SessionSettings> {
+    let raw = raw?;
+    if !raw.enabled.unwrap_or(true) {
+        return None;
+    }
+    let Some(secret) = raw.secret.as_deref().map(str::trim) else {
+        v.problem(
+            "stagedoor.sessions.secret",
+            "is required when sessions are on; set it to ${STAGEDOOR_SESSION_SECRET} and put at least 32 random characters there (openssl rand -base64 32)",
+        );
+        return None;
+    };
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        v.problem(
+            "stagedoor.sessions.secret",
+            format!("is {} characters long; use at least {MIN_SECRET_CHARS} random characters (openssl rand -base64 32)", secret.chars().count()),
+        );
+    }
+    Some(SessionSettings {
+        secret: secret.to_owned(),
+    })
+}
+
+pub(super) fn admin_settings(
+    v: &mut Validator,
+    raw: Option<&RawAdmin>,
+    endpoints: &[RawDiscoveryEndpoint],
+    backend_base_url: Option<&Url>,
+) -> AdminSettings {
+    let Some(raw) = raw else {
+        return AdminSettings::default();
+    };
+    for (index, token) in raw.tokens.iter().enumerate() {
+        if token.trim().chars().count() < MIN_SECRET_CHARS {
+            v.problem(
+                &format!("stagedoor.admin.tokens.{index}"),
+                format!("is too short to be a secret; use at least {MIN_SECRET_CHARS} random characters from the environment, e.g. ${{STAGEDOOR_ADMIN_TOKEN}}"),
+            );
+        }
+    }
+    let mut plugins = Vec::new();
+    for (index, id) in raw.plugins.iter().enumerate() {
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            v.problem(
+                &format!("stagedoor.admin.plugins.{index}"),
+                format!("\"{id}\" is not a Backstage plugin id; use letters, digits, - and _ as in 'catalog'"),
+            );
+            continue;
+        }
+        if let Some(base) = plugin_base_url(v, endpoints, backend_base_url, id) {
+            plugins.push(AdminPlugin {
+                id: id.clone(),
+                jwks_url: format!("{base}/.backstage/auth/v1/jwks.json"),
+            });
+        }
+    }
+    AdminSettings {
+        tokens: raw
+            .tokens
+            .iter()
+            .map(|token| token.trim().to_owned())
+            .collect(),
+        plugins,
+    }
+}
