@@ -13,8 +13,6 @@ const MIGRATION_LOCK: i64 = 0x5354_4147_4544_4f4f; // "STAGEDOO"
 
 /// PostgreSQL's `invalid_catalog_name`: the database does not exist.
 const NO_SUCH_DATABASE: &str = "3D000";
-/// `duplicate_database`: another replica created it first.
-const DATABASE_EXISTS: &str = "42P04";
 
 pub(super) async fn connect(settings: &PostgresSettings) -> Result<PgPool, StoreError> {
     let options = settings.connect_options();
@@ -42,34 +40,56 @@ pub(super) async fn connect(settings: &PostgresSettings) -> Result<PgPool, Store
 }
 
 /// Creates the database if it is missing, as Backstage's `ensureExists` does, connecting to
-/// the `postgres` maintenance database to do so.
+/// the `postgres` maintenance database to do so. Replicas starting together take turns under
+/// an advisory lock there (concurrent `CREATE DATABASE`s of one name fail in several ways).
 async fn ensure_database(options: &PgConnectOptions) -> Result<(), StoreError> {
-    match PgConnection::connect_with(options).await {
-        Ok(connection) => {
-            let _ = connection.close().await;
-            return Ok(());
-        }
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(NO_SUCH_DATABASE) => {}
-        Err(error) => return Err(StoreError::Connect(error)),
+    if database_exists(options).await? {
+        return Ok(());
     }
     let name = options.get_database().unwrap_or("postgres").to_owned();
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
         .map_err(StoreError::Connect)?;
-    let created = admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {}",
-            quote_identifier(&name)
-        )))
-        .await;
+    let created = async {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut admin)
+            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await?;
+        if !exists {
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE {}",
+                    quote_identifier(&name)
+                )))
+                .await?;
+            tracing::info!(database = %name, "created the database");
+        }
+        Ok::<(), sqlx::Error>(())
+    }
+    .await;
+    // Closing the session releases the lock.
     let _ = admin.close().await;
     match created {
-        Ok(_) => {
-            tracing::info!(database = %name, "created the database");
-            Ok(())
+        Ok(()) => Ok(()),
+        // Whoever created it, it is there now.
+        Err(_) if database_exists(options).await? => Ok(()),
+        Err(error) => Err(StoreError::Connect(error)),
+    }
+}
+
+async fn database_exists(options: &PgConnectOptions) -> Result<bool, StoreError> {
+    match PgConnection::connect_with(options).await {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            Ok(true)
         }
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(DATABASE_EXISTS) => {
-            Ok(())
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(NO_SUCH_DATABASE) => {
+            Ok(false)
         }
         Err(error) => Err(StoreError::Connect(error)),
     }
