@@ -1,6 +1,7 @@
 //! stagedoor: Backstage's auth backend (`/api/auth`), as one small service.
 
 pub mod admin;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

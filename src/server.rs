@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminAuth;
+use crate::audit::Audit;
 use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
@@ -35,6 +36,8 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error("stagedoor.audit.path: cannot open the audit log: {0}")]
+    Audit(String),
     #[error("cannot set up the HTTP client: {0}")]
     Http(String),
     #[error("the server stopped with an error: {0}")]
@@ -126,6 +129,8 @@ pub async fn build_state(
         ),
         None => None,
     };
+    let audit =
+        Audit::start(&settings.audit).map_err(|error| StartError::Audit(error.to_string()))?;
     Ok(Arc::new(AppState {
         openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
         admin: AdminAuth::new(&settings.admin, &http),
@@ -140,6 +145,7 @@ pub async fn build_state(
         oauth,
         sealer,
         sessions,
+        audit,
     }))
 }
 

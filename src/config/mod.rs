@@ -5,6 +5,7 @@ mod catalog;
 mod database;
 pub mod duration;
 pub mod model;
+mod operations;
 mod providers;
 mod sessions;
 pub mod substitute;
@@ -17,6 +18,7 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
 pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
+pub use operations::{LogFormat, LoggingSettings};
 pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
 pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};
 

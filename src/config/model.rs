@@ -215,8 +215,26 @@ pub struct RawStagedoor {
     pub key_rotation: Option<DurationValue>,
     pub sessions: Option<RawSessions>,
     pub admin: Option<RawAdmin>,
+    pub audit: Option<RawAudit>,
+    pub logging: Option<RawLogging>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
+}
+
+/// `stagedoor.audit`: where audit events go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAudit {
+    pub sink: Option<String>,
+    pub path: Option<String>,
+}
+
+/// `stagedoor.logging`: diagnostic logs on stderr.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLogging {
+    pub format: Option<String>,
+    pub level: Option<String>,
 }
 
 /// `stagedoor.sessions`: server-side sessions.

@@ -37,6 +37,8 @@ pub struct Settings {
     /// Server-side sessions; `None`: the refresh token lives in the browser, as in Node.
     pub sessions: Option<super::SessionSettings>,
     pub admin: super::AdminSettings,
+    pub audit: crate::audit::AuditSink,
+    pub logging: super::LoggingSettings,
     pub key_store: KeyStoreSettings,
     pub extra_allowed_origins: OriginPatterns,
     pub cors: Option<CorsSettings>,
@@ -203,6 +205,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
+    let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
+    let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let external_static_tokens = raw
         .backend
         .auth
@@ -247,6 +251,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         key_rotation_ms,
         sessions,
         admin,
+        audit,
+        logging,
         omit_ownership_claim: auth.omit_ownership_claim,
         key_store: auth.key_store,
         extra_allowed_origins: auth.extra_allowed_origins,

@@ -51,6 +51,7 @@ pub struct AppState {
     pub sealer: Sealer,
     pub sessions: Option<crate::sessions::SessionManager>,
     pub admin: crate::admin::AdminAuth,
+    pub audit: crate::audit::Audit,
     pub openid_configuration: Bytes,
 }
 
