@@ -8,6 +8,7 @@ pub mod idp;
 pub mod jose;
 pub mod node;
 pub mod postgres;
+pub mod replicas;
 
 use std::sync::Arc;
 
