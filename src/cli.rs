@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config;
+use crate::config::{self, LogFormat, LoggingSettings};
 use crate::server::{self, Dependencies};
 
 #[derive(Debug, Parser)]
@@ -36,7 +36,6 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     match cli.command {
         Command::Serve { configs } => serve(&configs),
     }
@@ -50,6 +49,7 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(&settings.logging);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,7 +60,10 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(settings, Dependencies::default())) {
+    let files = configs.to_vec();
+    let loader: server::ConfigLoader =
+        std::sync::Arc::new(move || config::load_files(&files, &config::process_env));
+    match runtime.block_on(server::run(settings, Dependencies::default(), Some(loader))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("stagedoor: {error}");
@@ -69,12 +72,19 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Diagnostic logs on stderr, text or JSON (`stagedoor.logging`); `RUST_LOG` overrides the
+/// configured level.
+fn init_logging(settings: &LoggingSettings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match settings.format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }

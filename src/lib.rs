@@ -11,6 +11,7 @@ pub mod glob;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod outbound;
 pub mod providers;

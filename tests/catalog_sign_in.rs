@@ -56,7 +56,7 @@ async fn resolve(
     sign_in: &SignIn,
     info: &SignInInfo,
 ) -> Result<Resolved, ApiError> {
-    sign_in.resolve(info, &server.server.state.catalog).await
+    sign_in.resolve(info, &server.server.state().catalog).await
 }
 
 fn user(name: &str, groups: &[&str]) -> Resolved {
@@ -419,11 +419,11 @@ async fn lookups_are_cached_and_coalesced() {
         "oidc",
         "    - resolver: emailMatchingUserEntityProfileEmail\n",
     ));
-    let catalog = &server.server.state.catalog;
+    let catalog = &server.server.state().catalog;
     let before = catalog.requests_sent();
     let lookups = (0..50).map(|_| {
         let by_email = by_email.clone();
-        let state = server.server.state.clone();
+        let state = server.server.state();
         tokio::spawn(async move {
             by_email
                 .resolve(&email("alice@example.com"), &state.catalog)

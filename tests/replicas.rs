@@ -319,6 +319,7 @@ async fn rotating_keys_on_three_replicas_verify_everywhere() {
         "at least 4 signing keys in {traffic:?}: {kids:?}"
     );
     assert_eq!(cluster.proxy.stats.failed(), 0);
+    eprintln!("total {:?}", started.elapsed());
 }
 
 /// A sign-in through the real IdP via the load balancer, then OIDC refreshes and guest
@@ -472,11 +473,11 @@ auth:
     tokio::time::sleep(Duration::from_secs(3)).await;
     let victim = 1;
     let before_kill = oidc_refreshes.load(Ordering::SeqCst);
-    let answered_before_kill = cluster.proxy.stats.answered_by(victim);
-    {
+    let answered_before_kill = {
         let _gate = oidc_gate.lock().await;
         cluster.replicas[victim].kill_9();
-    }
+        cluster.proxy.stats.answered_by(victim)
+    };
     let killed_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let refreshes_while_down = oidc_refreshes.load(Ordering::SeqCst) - before_kill;
@@ -551,6 +552,7 @@ auth:
     guest_token(&common::client(), &restarted.url(""))
         .await
         .expect("a guest sign-in on the restarted replica");
+    eprintln!("total {:?}", started.elapsed());
 }
 
 /// Two replicas started at the same moment on a database that does not exist yet: one
@@ -558,6 +560,7 @@ auth:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_create_and_migrate_the_database_once() {
     let _serial = SERIAL.lock().await;
+    let began = Instant::now();
     let pg = Postgres::start();
     let migrations = std::fs::read_dir(common::manifest_dir().join("migrations/postgres"))
         .unwrap()
@@ -616,6 +619,7 @@ async fn replicas_starting_together_create_and_migrate_the_database_once() {
             .await
             .unwrap();
     }
+    eprintln!("total {:?}", began.elapsed());
 }
 
 /// The database stops under two replicas and comes back: readiness and database-bound
@@ -960,4 +964,5 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
         .sum();
     assert!(skipped > 0, "the load balancer met a stopped replica");
     assert!(tally.successes() > 100, "{}", tally.report());
+    eprintln!("total {:?}", started.elapsed());
 }

@@ -114,7 +114,7 @@ async fn a_valid_token_without_a_row_gets_node_s_plain_404() {
     let server = TestServer::start(&[]).await;
     server.guest_token().await;
     // A genuine token signed by the server's own key, for a user it never signed in.
-    let key = server.server.state.keys.signing_key().await.unwrap();
+    let key = server.server.state().keys.signing_key().await.unwrap();
     let iat = server.clock.now_seconds();
     let payload = json!({"iss": "x", "sub": "user:default/nobody", "aud": "backstage", "iat": iat, "exp": iat + 60});
     let payload = base64::Engine::encode(

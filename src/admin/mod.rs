@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::entity_ref::EntityRef;
 use crate::http::error::{ApiError, json_response};
 use crate::oauth::flow::Query;
@@ -25,6 +26,7 @@ use crate::store::SessionRow;
 pub struct AdminApi<'a> {
     pub auth: &'a AdminAuth,
     pub sessions: Option<&'a SessionManager>,
+    pub audit: &'a Audit,
     pub now_secs: i64,
 }
 
@@ -37,11 +39,14 @@ impl AdminApi<'_> {
         query: &Query,
         headers: &HeaderMap,
     ) -> Result<Response, ApiError> {
-        let caller = self
-            .auth
-            .authenticate(headers, self.now_secs)
-            .await
-            .map_err(ApiError::authentication)?;
+        let caller = match self.auth.authenticate(headers, self.now_secs).await {
+            Ok(caller) => caller,
+            Err(reason) => {
+                self.audit
+                    .record(AuditEvent::new("admin_access").failure(reason.clone()));
+                return Err(ApiError::authentication(reason));
+            }
+        };
         let Some(sessions) = self.sessions else {
             return Err(ApiError::not_found(
                 "Server-side sessions are off; set stagedoor.sessions to keep sessions in the store",
@@ -74,7 +79,13 @@ impl AdminApi<'_> {
                     return Err(ApiError::not_found(format!("No session '{id}'")));
                 }
                 let user = session.map(|row| row.user_entity_ref).unwrap_or_default();
-                tracing::info!(%caller, session = %id, user = %user, "revoked a session");
+                self.audit.record(
+                    AuditEvent::new("session_revoked")
+                        .success()
+                        .user(&user)
+                        .subject(*id)
+                        .actor(caller.to_string()),
+                );
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
             _ => Err(ApiError::not_found(format!(

@@ -38,18 +38,27 @@ pub struct AuditEvent {
     /// `sign_in`, `refresh`, `logout`, `session_revoked`, `key_published`, `config_reload`,
     /// `token_exchange`.
     pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The user entity ref concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Why it failed, or what was done (never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// A session id (not its handle), a key id, a client id: what the event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Who did it, for admin actions: `stagedoor.admin.tokens.0`, `plugin:ops`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
 }
 

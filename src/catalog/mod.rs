@@ -105,6 +105,7 @@ pub struct CatalogClient {
     /// When the last failure happened, and why.
     last_failure: arc_swap::ArcSwapOption<(std::time::Instant, String)>,
     requests_sent: std::sync::atomic::AtomicU64,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl CatalogClient {
@@ -126,7 +127,14 @@ impl CatalogClient {
             cache,
             last_failure: arc_swap::ArcSwapOption::empty(),
             requests_sent: std::sync::atomic::AtomicU64::new(0),
+            metrics: None,
         }
+    }
+
+    /// Counts cache hits and times catalog calls into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// HTTP requests sent to the catalog so far (retries included).
@@ -155,10 +163,20 @@ impl CatalogClient {
 
     async fn cached_lookup(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
         let lookup = match &self.cache {
-            Some(cache) => cache
-                .try_get_with_by_ref(query, self.fetch(query))
-                .await
-                .map_err(|error: Arc<CatalogError>| (*error).clone())?,
+            Some(cache) => {
+                let fetched = std::sync::atomic::AtomicBool::new(false);
+                let lookup = cache
+                    .try_get_with_by_ref(query, async {
+                        fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.fetch(query).await
+                    })
+                    .await
+                    .map_err(|error: Arc<CatalogError>| (*error).clone());
+                if let Some(metrics) = &self.metrics {
+                    metrics.catalog_cache(!fetched.load(std::sync::atomic::Ordering::Relaxed));
+                }
+                lookup?
+            }
             None => self.fetch(query).await?,
         };
         match lookup {
@@ -236,6 +254,7 @@ impl CatalogClient {
             })?;
             self.requests_sent
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let started = std::time::Instant::now();
             let result = self
                 .http
                 .get(url.clone())
@@ -243,6 +262,12 @@ impl CatalogClient {
                 .timeout(self.settings.timeout)
                 .send()
                 .await;
+            if let Some(metrics) = &self.metrics {
+                let ok = result
+                    .as_ref()
+                    .is_ok_and(|response| !response.status().is_server_error());
+                metrics.upstream_call("catalog", ok, started.elapsed());
+            }
             match result {
                 Ok(response) => return Ok(response),
                 Err(error) if error.is_connect() && !retried => retried = true,

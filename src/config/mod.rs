@@ -18,7 +18,7 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
 pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
-pub use operations::{LogFormat, LoggingSettings};
+pub use operations::{LogFormat, LoggingSettings, MetricsSettings};
 pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
 pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};
 

@@ -217,6 +217,7 @@ pub struct RawStagedoor {
     pub admin: Option<RawAdmin>,
     pub audit: Option<RawAudit>,
     pub logging: Option<RawLogging>,
+    pub metrics: Option<RawMetrics>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
 }
@@ -227,6 +228,15 @@ pub struct RawStagedoor {
 pub struct RawAudit {
     pub sink: Option<String>,
     pub path: Option<String>,
+}
+
+/// `stagedoor.metrics`: the Prometheus endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMetrics {
+    pub enabled: Option<bool>,
+    /// A separate address for `/metrics` (then the main port does not serve it).
+    pub listen: Option<RawListen>,
 }
 
 /// `stagedoor.logging`: diagnostic logs on stderr.

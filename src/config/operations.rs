@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::model::{RawAudit, RawLogging};
+use super::model::{RawAudit, RawLogging, RawMetrics};
 use super::validate::Validator;
 use crate::audit::AuditSink;
 
@@ -73,4 +73,41 @@ pub(super) fn logging_settings(v: &mut Validator, raw: Option<&RawLogging>) -> L
         );
     }
     LoggingSettings { format, level }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsSettings {
+    Off,
+    /// `/metrics` on the main port.
+    MainPort,
+    /// `/metrics` on its own address only.
+    Separate {
+        host: String,
+        port: u16,
+    },
+}
+
+pub(super) fn metrics_settings(v: &mut Validator, raw: Option<&RawMetrics>) -> MetricsSettings {
+    let Some(raw) = raw else {
+        return MetricsSettings::MainPort;
+    };
+    if raw.enabled == Some(false) {
+        return MetricsSettings::Off;
+    }
+    match &raw.listen {
+        None => MetricsSettings::MainPort,
+        Some(listen) => MetricsSettings::Separate {
+            host: listen.host.clone().unwrap_or_else(|| "0.0.0.0".to_owned()),
+            port: match &listen.port {
+                Some(port) => v.port("stagedoor.metrics.listen.port", port),
+                None => {
+                    v.problem(
+                        "stagedoor.metrics.listen.port",
+                        "is required for a separate metrics address; e.g. 9464",
+                    );
+                    0
+                }
+            },
+        },
+    }
 }

@@ -39,6 +39,7 @@ pub struct Settings {
     pub admin: super::AdminSettings,
     pub audit: crate::audit::AuditSink,
     pub logging: super::LoggingSettings,
+    pub metrics: super::MetricsSettings,
     pub key_store: KeyStoreSettings,
     pub extra_allowed_origins: OriginPatterns,
     pub cors: Option<CorsSettings>,
@@ -207,6 +208,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     );
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
+    let metrics = super::operations::metrics_settings(&mut v, raw.stagedoor.metrics.as_ref());
     let external_static_tokens = raw
         .backend
         .auth
@@ -253,6 +255,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         admin,
         audit,
         logging,
+        metrics,
         omit_ownership_claim: auth.omit_ownership_claim,
         key_store: auth.key_store,
         extra_allowed_origins: auth.extra_allowed_origins,

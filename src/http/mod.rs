@@ -6,6 +6,7 @@ mod cors;
 pub mod error;
 mod headers;
 mod health;
+pub mod request_log;
 mod userinfo;
 mod wellknown;
 
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode, header};
 
+use crate::audit::AuditEvent;
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -48,37 +50,76 @@ pub struct AppState {
     pub guest: Option<GuestProvider>,
     /// OAuth providers by id (`oidc`, ...).
     pub oauth: std::collections::BTreeMap<String, OAuthProvider>,
-    pub sealer: Sealer,
+    pub sealer: Arc<Sealer>,
     pub sessions: Option<crate::sessions::SessionManager>,
     pub admin: crate::admin::AdminAuth,
     pub audit: crate::audit::Audit,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub http: reqwest::Client,
     pub openid_configuration: Bytes,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    let cors = state.settings.cors.as_ref().map(cors::layer);
-    let router =
-        Router::new()
-            .fallback(dispatch)
-            .with_state(state)
-            .layer(axum::middleware::map_response(
-                headers::add_security_headers,
-            ));
+/// The configuration in force, swapped whole on reload; each request keeps the one it began with.
+pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
+
+pub fn router(shared: SharedState) -> Router {
+    // CORS is set at start-up: `backend.cors` changes need a restart.
+    let cors = shared.load().settings.cors.as_ref().map(cors::layer);
+    let router = Router::new()
+        .fallback(dispatch)
+        .with_state(shared.clone())
+        .layer(axum::middleware::map_response(
+            headers::add_security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared,
+            request_log::log_request,
+        ));
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
     }
 }
 
-async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// `/metrics` alone, for a separate metrics address.
+pub fn metrics_router(shared: SharedState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(shared): State<SharedState>| async move {
+                metrics_response(&shared.load())
+            }),
+        )
+        .with_state(shared)
+}
+
+fn metrics_response(state: &AppState) -> Response {
+    let body = state.metrics.render(state.store.pool_size());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn dispatch(State(shared): State<SharedState>, request: Request) -> Response {
+    let state = shared.load_full();
     // Nothing here reads a body yet; routing on the parts keeps the future `Send`.
     let (request, _body) = request.into_parts();
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
+        let get = request.method == Method::GET || request.method == Method::HEAD;
+        if get
+            && path == "/metrics"
+            && state.settings.metrics == crate::config::MetricsSettings::MainPort
+        {
+            return metrics_response(&state);
+        }
         return match health::Probe::for_path(path) {
-            Some(probe) if request.method == Method::GET || request.method == Method::HEAD => {
-                health::answer(&state, probe).await
-            }
+            Some(probe) if get => health::answer(&state, probe).await,
             _ => StatusCode::NOT_FOUND.into_response(),
         };
     };
@@ -153,6 +194,7 @@ async fn route(
             let admin = crate::admin::AdminApi {
                 auth: &state.admin,
                 sessions: state.sessions.as_ref(),
+                audit: &state.audit,
                 now_secs: state.clock.now_seconds(),
             };
             let query = Query::parse(request.uri.query());
@@ -187,8 +229,19 @@ async fn guest_route(
     match &segments[1..] {
         [action] if is(action, "refresh") && (get || post) => {
             refuse_large_body(request)?;
-            let session = guest.refresh(&state.issuer, &state.catalog).await?;
-            Ok(json_response(StatusCode::OK, &session))
+            let result = guest.refresh(&state.issuer, &state.catalog).await;
+            let event = AuditEvent::new("refresh")
+                .provider("guest")
+                .client(&client_info(request))
+                .request_id(request_id(request));
+            let event = match &result {
+                Ok(session) => event.success().user(session.user_entity_ref()),
+                Err(error) => event.failure(error.message.to_string()),
+            };
+            let outcome = event.outcome.unwrap_or(crate::audit::Outcome::Failure);
+            state.metrics.refresh("guest", outcome);
+            state.audit.record(event);
+            Ok(json_response(StatusCode::OK, &result?))
         }
         [action] if is(action, "start") && get => Err(not_implemented()),
         [handler, frame] if is(handler, "handler") && is(frame, "frame") && (get || post) => {
@@ -217,10 +270,10 @@ async fn oauth_route(
         catalog: &state.catalog,
         sealer: &state.sealer,
         sessions: state.sessions.as_ref(),
-        peer: request
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip()),
+        client: client_info(request),
+        audit: &state.audit,
+        metrics: &state.metrics,
+        request_id: request_id(request),
     };
     let query = Query::parse(request.uri.query());
     let headers = &request.headers;
@@ -240,6 +293,22 @@ async fn oauth_route(
         }
         _ => Err(ApiError::unknown_provider(&provider.id)),
     }
+}
+
+/// The browser as the request describes it (user agent, forwarded or peer address).
+fn client_info(request: &Parts) -> crate::sessions::ClientInfo {
+    let peer = request
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    crate::sessions::ClientInfo::from_request(&request.headers, peer)
+}
+
+fn request_id(request: &Parts) -> Option<&str> {
+    request
+        .extensions
+        .get::<request_log::RequestId>()
+        .map(|id| id.0.as_str())
 }
 
 fn not_implemented() -> ApiError {

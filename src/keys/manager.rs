@@ -8,8 +8,10 @@ use arc_swap::ArcSwapOption;
 
 use super::public::SNAPSHOT_MAX_AGE_MS;
 use super::{KeyError, PublicKeySource, PublicKeys, SigningKey};
+use crate::audit::{Audit, AuditEvent};
 use crate::clock::{SharedClock, UnixMillis};
 use crate::config::{KeyStoreSettings, StaticKeySettings};
+use crate::metrics::Metrics;
 use crate::store::{KeySet, Store};
 
 /// How long a shared key is published before it signs: longer than any replica serves a
@@ -59,6 +61,10 @@ pub struct KeyManager {
     active: ArcSwapOption<Active>,
     pending: tokio::sync::Mutex<Option<Pending>>,
     public: Arc<PublicKeys>,
+    audit: Audit,
+    metrics: Option<Arc<Metrics>>,
+    /// Which key set, for the audit trail and metrics.
+    purpose: &'static str,
 }
 
 impl KeyManager {
@@ -68,16 +74,17 @@ impl KeyManager {
         store: &Store,
         clock: SharedClock,
         rotation: Rotation,
+        observers: (Audit, Arc<Metrics>),
     ) -> Result<Self, KeyError> {
-        match settings {
+        let manager = match settings {
             KeyStoreSettings::Database => {
                 let source = PublicKeySource::Database(store.clone(), KeySet::User);
-                Self::rotating(source, rotation, lead_for(store), clock).await
+                Self::rotating(source, rotation, lead_for(store), clock).await?
             }
             // One process sees its own keys at once: nothing to wait for.
             KeyStoreSettings::Memory => {
                 let source = PublicKeySource::Memory(Default::default());
-                Self::rotating(source, rotation, 0, clock).await
+                Self::rotating(source, rotation, 0, clock).await?
             }
             KeyStoreSettings::Static(keys) => {
                 let keys = load_static(keys)?;
@@ -90,20 +97,33 @@ impl KeyManager {
                     prepare_at: UnixMillis::MAX,
                     rotate_at: UnixMillis::MAX,
                 });
-                Ok(Self::assemble(clock, None, 0, active, public))
+                Self::assemble(clock, None, 0, active, public)
             }
-        }
+        };
+        Ok(manager.observed(observers, "user tokens"))
     }
 
     /// Keys for the service tokens stagedoor sends to other plugins (the catalog). Always in
     /// the database, so whichever replica the catalog asks publishes every replica's keys.
-    pub async fn for_plugin_tokens(store: &Store, clock: SharedClock) -> Result<Self, KeyError> {
+    pub async fn for_plugin_tokens(
+        store: &Store,
+        clock: SharedClock,
+        observers: (Audit, Arc<Metrics>),
+    ) -> Result<Self, KeyError> {
         let source = PublicKeySource::Database(store.clone(), KeySet::Plugin);
         let rotation = Rotation {
             every_ms: PLUGIN_KEY_ROTATION_MS,
             token_lifetime_ms: PLUGIN_TOKEN_LIFETIME_MS,
         };
-        Self::rotating(source, rotation, lead_for(store), clock).await
+        let manager = Self::rotating(source, rotation, lead_for(store), clock).await?;
+        Ok(manager.observed(observers, "service tokens"))
+    }
+
+    fn observed(mut self, (audit, metrics): (Audit, Arc<Metrics>), purpose: &'static str) -> Self {
+        self.audit = audit;
+        self.metrics = Some(metrics);
+        self.purpose = purpose;
+        self
     }
 
     async fn rotating(
@@ -131,6 +151,9 @@ impl KeyManager {
             active: ArcSwapOption::new(active.map(Arc::new)),
             pending: tokio::sync::Mutex::new(None),
             public: Arc::new(public),
+            audit: Audit::off(),
+            metrics: None,
+            purpose: "",
         }
     }
 
@@ -218,6 +241,15 @@ impl KeyManager {
         let key = Arc::new(SigningKey::generate(uuid::Uuid::new_v4().to_string(), now)?);
         self.public.publish(&key.stored()).await?;
         tracing::info!(kid = %key.kid, "published a new signing key");
+        self.audit.record(
+            AuditEvent::new("key_published")
+                .success()
+                .subject(key.kid.clone())
+                .reason(format!("signing key for {}", self.purpose)),
+        );
+        if let Some(metrics) = &self.metrics {
+            metrics.key_published(self.purpose);
+        }
         Ok(Pending {
             usable_at: self.clock.now_millis() + self.lead_ms,
             key,

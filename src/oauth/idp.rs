@@ -69,6 +69,7 @@ pub struct IdpClient {
     metadata_url: Option<String>,
     metadata: ArcSwapOption<(Metadata, std::sync::Arc<JwksCache>)>,
     discovery_lock: tokio::sync::Mutex<()>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl IdpClient {
@@ -79,6 +80,7 @@ impl IdpClient {
             metadata_url: Some(metadata_url),
             metadata: ArcSwapOption::empty(),
             discovery_lock: tokio::sync::Mutex::new(()),
+            metrics: None,
         }
     }
 
@@ -95,7 +97,31 @@ impl IdpClient {
             metadata_url: None,
             metadata: fixed,
             discovery_lock: tokio::sync::Mutex::new(()),
+            metrics: None,
         }
+    }
+
+    /// Times every call to the IdP into `metrics`.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Sends a request; a failure to get any answer says what could not be reached and why.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, IdpError> {
+        let started = std::time::Instant::now();
+        let result = request.send().await;
+        if let Some(metrics) = &self.metrics {
+            let ok = result
+                .as_ref()
+                .is_ok_and(|response| !response.status().is_server_error());
+            metrics.upstream_call("idp", ok, started.elapsed());
+        }
+        result.map_err(|error| IdpError::transport(format!("{what}: {}", describe(&error))))
     }
 
     /// The metadata and the JWKS cache, discovered on first use (a failure is retried later).
@@ -110,11 +136,12 @@ impl IdpClient {
             return Ok(metadata);
         }
         let url = self.metadata_url.clone().unwrap_or_default();
+        let request = self.http.get(&url).timeout(self.timeout);
         let response = self
-            .http
-            .get(&url)
-            .timeout(self.timeout)
-            .send_or_explain(&format!("cannot reach the IdP's discovery document {url}"))
+            .send(
+                request,
+                &format!("cannot reach the IdP's discovery document {url}"),
+            )
             .await?;
         if !response.status().is_success() {
             return Err(IdpError::transport(format!(
@@ -172,8 +199,8 @@ impl IdpClient {
         let request = self
             .authenticated_post(endpoint, auth, client_id, client_secret, form)
             .header(reqwest::header::ACCEPT, "application/json");
-        let response = request
-            .send_or_explain("cannot reach the IdP's token endpoint")
+        let response = self
+            .send(request, "cannot reach the IdP's token endpoint")
             .await?;
         let status = response.status();
         let text = response.text().await.map_err(|e| {
@@ -215,11 +242,12 @@ impl IdpClient {
         } else {
             self.http.get(endpoint)
         };
-        let response = request
+        let request = request
             .timeout(self.timeout)
             .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send_or_explain("cannot reach the IdP's userinfo endpoint")
+            .header(reqwest::header::ACCEPT, "application/json");
+        let response = self
+            .send(request, "cannot reach the IdP's userinfo endpoint")
             .await?;
         if !response.status().is_success() {
             let status = response.status();
@@ -249,8 +277,8 @@ impl IdpClient {
     ) -> Result<(), IdpError> {
         let form = [("token", token), ("token_type_hint", "refresh_token")];
         let request = self.authenticated_post(endpoint, auth, client_id, client_secret, &form);
-        let response = request
-            .send_or_explain("cannot reach the IdP's revocation endpoint")
+        let response = self
+            .send(request, "cannot reach the IdP's revocation endpoint")
             .await?;
         if response.status().is_success() {
             return Ok(());
@@ -285,19 +313,6 @@ fn basic(client_id: &str, client_secret: &str) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)))
     )
-}
-
-/// Sends a request; a failure to get any answer says what could not be reached and why.
-trait SendOrExplain {
-    async fn send_or_explain(self, what: &str) -> Result<reqwest::Response, IdpError>;
-}
-
-impl SendOrExplain for reqwest::RequestBuilder {
-    async fn send_or_explain(self, what: &str) -> Result<reqwest::Response, IdpError> {
-        self.send()
-            .await
-            .map_err(|error| IdpError::transport(format!("{what}: {}", describe(&error))))
-    }
 }
 
 fn describe(error: &reqwest::Error) -> String {

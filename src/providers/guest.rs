@@ -20,6 +20,12 @@ pub struct GuestSession {
     backstage_identity: BackstageIdentityResponse,
 }
 
+impl GuestSession {
+    pub fn user_entity_ref(&self) -> &str {
+        &self.backstage_identity.identity.user_entity_ref
+    }
+}
+
 impl GuestProvider {
     fn query(&self) -> Option<UserQuery> {
         let parsed = EntityRef::parse_with_kind(&self.settings.user_entity_ref).ok()?;

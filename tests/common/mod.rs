@@ -40,6 +40,8 @@ auth:
 stagedoor:
   listen: { host: 127.0.0.1, port: 0 }
   database: "sqlite::memory:"
+  # Tests that check the audit trail send it to a file; elsewhere it would only be noise.
+  audit: { sink: off }
   # Nothing listens here: the guest falls back to its configured identity, as in the captures.
   catalog: { baseUrl: "http://127.0.0.1:1/api/catalog" }
 "#;

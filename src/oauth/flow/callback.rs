@@ -20,6 +20,19 @@ impl OAuthProvider {
         query: &Query,
         headers: &HeaderMap,
     ) -> Result<Response, ApiError> {
+        let result = self.frame_inner(ctx, query, headers).await;
+        if let Err(error) = &result {
+            ctx.observe("sign_in", &self.id, Err(error));
+        }
+        result
+    }
+
+    async fn frame_inner(
+        &self,
+        ctx: &FlowContext<'_>,
+        query: &Query,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
         // Before any failure can be delivered to the browser, the environment must be known;
         // these errors are JSON, as in Node.
         let state = match query.get("state") {
@@ -50,6 +63,11 @@ impl OAuthProvider {
                     .await
             }
         };
+        ctx.observe(
+            "sign_in",
+            &self.id,
+            result.as_ref().map(|(payload, _)| payload),
+        );
         let redirect = state.flow.as_deref() == Some("redirect");
         match result {
             Ok((payload, cookies)) => {
@@ -175,7 +193,7 @@ impl OAuthProvider {
 
         let refresh_cookie = match tokens.refresh_token.as_deref() {
             Some(refresh_token) => Some(
-                ctx.refresh_cookie_value(&self.id, env, headers, &payload, refresh_token)
+                ctx.refresh_cookie_value(&self.id, env, &payload, refresh_token)
                     .await?,
             ),
             None => None,

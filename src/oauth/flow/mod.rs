@@ -23,9 +23,11 @@ use super::idp::{IdpClient, IdpError, TokenResponse};
 use super::origin::Origins;
 use super::scopes;
 use super::sealed::Sealer;
+use crate::audit::{Audit, AuditEvent, Outcome};
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::http::error::{ApiError, ErrorName};
+use crate::metrics::Metrics;
 use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
 use crate::sessions::{ClientInfo, SessionManager};
 use crate::tokens::TokenIssuer;
@@ -39,8 +41,11 @@ pub struct FlowContext<'a> {
     pub sealer: &'a Sealer,
     /// Server-side sessions, when `stagedoor.sessions` is on.
     pub sessions: Option<&'a SessionManager>,
-    /// The browser's address, for the session record.
-    pub peer: Option<std::net::IpAddr>,
+    /// The browser, for session records and audit events.
+    pub client: ClientInfo,
+    pub audit: &'a Audit,
+    pub metrics: &'a Metrics,
+    pub request_id: Option<&'a str>,
 }
 
 impl FlowContext<'_> {
@@ -50,23 +55,46 @@ impl FlowContext<'_> {
         &self,
         provider: &str,
         env: &OAuthEnv,
-        headers: &HeaderMap,
         payload: &Value,
         refresh_token: &str,
     ) -> Result<String, ApiError> {
         let Some(sessions) = self.sessions else {
             return Ok(refresh_token.to_owned());
         };
-        let client = ClientInfo::from_request(headers, self.peer);
         Ok(sessions
             .create(
                 provider,
                 signed_in_user(payload),
                 refresh_token,
                 env.settings.session_secs,
-                &client,
+                &self.client,
             )
             .await?)
+    }
+
+    /// Records a sign-in or refresh for `provider` in the audit trail and the metrics:
+    /// success with the signed-in user, or failure with the error's message (Backstage's
+    /// messages carry no secrets).
+    pub(super) fn observe(
+        &self,
+        event: &'static str,
+        provider: &str,
+        result: Result<&Value, &ApiError>,
+    ) {
+        let base = AuditEvent::new(event)
+            .provider(provider)
+            .client(&self.client)
+            .request_id(self.request_id);
+        let event = match result {
+            Ok(payload) => base.success().user(signed_in_user(payload)),
+            Err(error) => base.failure(error.message.to_string()),
+        };
+        let outcome = event.outcome.unwrap_or(Outcome::Failure);
+        match event.event {
+            "sign_in" => self.metrics.sign_in(provider, outcome),
+            _ => self.metrics.refresh(provider, outcome),
+        }
+        self.audit.record(event);
     }
 }
 
@@ -223,7 +251,12 @@ pub struct OAuthProvider {
 }
 
 impl OAuthProvider {
-    pub fn new(id: &str, environments: Vec<OAuthEnvSettings>, http: &reqwest::Client) -> Self {
+    pub fn new(
+        id: &str,
+        environments: Vec<OAuthEnvSettings>,
+        http: &reqwest::Client,
+        metrics: &Arc<Metrics>,
+    ) -> Self {
         let environments = environments
             .into_iter()
             .map(|settings| {
@@ -234,7 +267,8 @@ impl OAuthProvider {
                     Endpoints::Fixed(metadata) => {
                         IdpClient::fixed(http.clone(), settings.timeout, metadata.clone())
                     }
-                };
+                }
+                .with_metrics(metrics.clone());
                 let cookies = CookiePolicy::new(&settings.callback_url, id);
                 (
                     settings.environment.clone(),

@@ -8,6 +8,7 @@ use super::{
     FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, request_origin, require_xrw,
     with_cookies,
 };
+use crate::audit::AuditEvent;
 use crate::http::error::{ApiError, ErrorName, json_response};
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
@@ -96,6 +97,11 @@ impl OAuthProvider {
         let result = self
             .refresh_session(ctx, &env, query, headers, &origin)
             .await;
+        ctx.observe(
+            "refresh",
+            &self.id,
+            result.as_ref().map(|(payload, _)| payload),
+        );
         let (payload, cookies) = result.map_err(|cause| {
             ApiError::caused_by(ErrorName::AuthenticationError, "Refresh failed", cause)
         })?;
@@ -171,7 +177,6 @@ impl OAuthProvider {
                 ctx.refresh_cookie_value(
                     &self.id,
                     env,
-                    headers,
                     &payload,
                     rotated.unwrap_or(&refresh_token),
                 )
@@ -272,6 +277,13 @@ impl OAuthProvider {
             }
             (LogoutStyle::Revoke, None) => None,
         };
+        ctx.audit.record(
+            AuditEvent::new("logout")
+                .success()
+                .provider(&self.id)
+                .client(&ctx.client)
+                .request_id(ctx.request_id),
+        );
         // As Node: only an https or local URL is handed to the browser.
         let response = match logout_url.filter(|url| is_https_or_local(url)) {
             Some(url) => json_response(StatusCode::OK, &json!({"logoutUrl": url})),

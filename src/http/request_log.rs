@@ -1,0 +1,77 @@
+//! One log line per request, with a request id: taken from a well-formed incoming
+//! `X-Request-Id` (a proxy's), else generated, and returned in the response. Only the method,
+//! the path (never the query, which can carry codes and state), the status and the time are
+//! logged.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::HeaderValue;
+
+const HEADER: &str = "x-request-id";
+const MAX_INCOMING_CHARS: usize = 128;
+
+/// The request id, for handlers (audit events) that want it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn log_request(
+    State(shared): State<super::SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_well_formed(id))
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    shared
+        .load()
+        .metrics
+        .request(crate::metrics::route_of(&path), status, elapsed);
+    tracing::info!(
+        target: "stagedoor::access",
+        request_id = %id,
+        %method,
+        path = %path,
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
+
+fn is_well_formed(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_INCOMING_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_well_formed;
+
+    #[test]
+    fn incoming_ids_are_kept_only_when_harmless() {
+        assert!(is_well_formed("3f2a9c1e-77aa-4b8e-9d1e-0b5c2c9e1f00"));
+        assert!(!is_well_formed(""));
+        assert!(!is_well_formed("a b"));
+        assert!(!is_well_formed("x\u{7f}"));
+        assert!(!is_well_formed(&"a".repeat(129)));
+    }
+}
