@@ -32,13 +32,68 @@ pub enum Command {
         )]
         configs: Vec<PathBuf>,
     },
+    /// Check a configuration: offline (what start-up refuses, plain-text secrets, scopes,
+    /// provider shapes, CORS) and online (IdPs, catalog, database). Exit status: 0 healthy,
+    /// 1 errors found, 2 the configuration does not load.
+    Doctor {
+        /// Backstage config files; later files override earlier ones.
+        #[arg(
+            long = "config",
+            short = 'c',
+            value_name = "FILE",
+            default_value = "app-config.yaml"
+        )]
+        configs: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Skip the checks that contact the IdPs, the catalog and the database.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { configs } => serve(&configs),
+        Command::Doctor {
+            configs,
+            format,
+            offline,
+        } => doctor(&configs, format, offline),
     }
+}
+
+fn doctor(configs: &[PathBuf], format: ReportFormat, offline: bool) -> ExitCode {
+    // Only warnings from libraries, so the report is the output.
+    init_logging(&LoggingSettings {
+        format: LogFormat::Text,
+        level: "warn".into(),
+    });
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("stagedoor: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sources: Vec<config::Source> = configs.iter().cloned().map(config::Source::File).collect();
+    let report = runtime.block_on(crate::doctor::run(&sources, &config::process_env, !offline));
+    match format {
+        ReportFormat::Text => print!("{}", report.text()),
+        ReportFormat::Json => println!("{}", report.json()),
+    }
+    ExitCode::from(report.exit_code())
 }
 
 fn serve(configs: &[PathBuf]) -> ExitCode {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod entity_ref;
 pub mod glob;
 pub mod http;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -72,6 +73,8 @@ pub struct Core {
     pub keys: Arc<KeyManager>,
     pub plugin_keys: Arc<KeyManager>,
     pub sealer: Arc<Sealer>,
+    /// Set once the first keys are published (see [`KeyManager::prepare`]).
+    pub keys_ready: Arc<AtomicBool>,
 }
 
 impl Core {
@@ -102,7 +105,7 @@ impl Core {
         let sealer = Sealer::new(&store.sealing_key(&candidate).await?).ok_or(StartError::Http(
             "the stored sealing key is not a 32-byte key".into(),
         ))?;
-        Ok(Self {
+        let core = Self {
             clock,
             store,
             audit,
@@ -111,7 +114,34 @@ impl Core {
             keys: Arc::new(keys),
             plugin_keys: Arc::new(plugin_keys),
             sealer: Arc::new(sealer),
-        })
+            keys_ready: Arc::new(AtomicBool::new(false)),
+        };
+        core.prepare_keys_in_background();
+        Ok(core)
+    }
+
+    /// Publishes this replica's first keys while it already serves (readiness waits for
+    /// them), retrying while the database is away.
+    fn prepare_keys_in_background(&self) {
+        let (keys, plugin_keys, ready) = (
+            self.keys.clone(),
+            self.plugin_keys.clone(),
+            self.keys_ready.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                match tokio::try_join!(keys.prepare(), plugin_keys.prepare()) {
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(
+                            "publishing the first signing keys failed, retrying: {error}"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            ready.store(true, Ordering::Release);
+        });
     }
 
     fn of(state: &AppState) -> Self {
@@ -124,6 +154,7 @@ impl Core {
             keys: state.keys.clone(),
             plugin_keys: state.plugin_keys.clone(),
             sealer: state.sealer.clone(),
+            keys_ready: state.keys_ready.clone(),
         }
     }
 
@@ -138,6 +169,7 @@ impl Core {
             keys,
             plugin_keys,
             sealer,
+            keys_ready,
         } = self;
         let issuer = TokenIssuer::new(
             &settings,
@@ -201,6 +233,7 @@ impl Core {
             audit,
             metrics,
             http,
+            keys_ready,
         })
     }
 }

@@ -849,8 +849,10 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
 
     let tally: SharedTally = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
-    // How many replicas have been restarted with the new keys.
+    // How many replicas have been restarted with the new keys, and how many were taken down
+    // for it (a replica answers with the new key before its restart is counted as done).
     let restarted = Arc::new(AtomicUsize::new(0));
+    let touched = Arc::new(AtomicUsize::new(0));
     // `true` while a replica is down for its restart; the traffic asks only the others.
     let down: Arc<Vec<tokio::sync::RwLock<bool>>> = Arc::new(
         (0..cluster.replicas.len())
@@ -862,6 +864,7 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
     let kids_seen: Arc<Mutex<Kids>> = Default::default();
     let replica_urls: Vec<String> = cluster.replicas.iter().map(|r| r.url("")).collect();
     let traffic = tokio::spawn({
+        let touched = touched.clone();
         let (tally, stop, restarted, down, kids_seen) = (
             tally.clone(),
             stop.clone(),
@@ -887,8 +890,7 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
                         continue;
                     }
                 };
-                let phase_after = restarted.load(Ordering::SeqCst);
-                let phase = match (phase_before, phase_after) {
+                let phase = match (phase_before, touched.load(Ordering::SeqCst)) {
                     (_, 0) => "before",
                     (3, _) => "after",
                     _ => "during",
@@ -918,6 +920,7 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rolling = Instant::now();
     for index in 0..cluster.replicas.len() {
+        touched.fetch_add(1, Ordering::SeqCst);
         *down[index].write().await = true;
         let replica = &mut cluster.replicas[index];
         replica.stop().await;

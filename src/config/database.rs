@@ -319,7 +319,7 @@ fn pool_settings(
         acquire_timeout: v.seconds(
             "stagedoor.databasePool.acquireTimeout",
             raw.acquire_timeout.as_ref(),
-            default_acquire.unwrap_or(5.0).clamp(0.1, 600.0),
+            default_acquire.unwrap_or(2.0).clamp(0.1, 600.0),
             (0.1, 600.0),
         ),
         idle_timeout: v.seconds(

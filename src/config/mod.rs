@@ -7,6 +7,7 @@ pub mod duration;
 pub mod model;
 mod operations;
 mod providers;
+mod secrets;
 mod sessions;
 pub mod substitute;
 mod validate;
@@ -104,6 +105,36 @@ pub fn load(sources: &[Source], env: EnvLookup<'_>) -> Result<Settings, ConfigEr
     }
     let raw: model::RawConfig = figment.extract().map_err(figment_problems)?;
     validate::validate(raw)
+}
+
+/// The merged documents after `${VAR}` substitution, as plain JSON (for `stagedoor doctor`'s
+/// checks of values the validated settings do not keep).
+pub fn merged_json(sources: &[Source], env: EnvLookup<'_>) -> serde_json::Value {
+    let mut figment = Figment::new();
+    for source in sources {
+        if let Ok((document, _)) = read_source(source, env) {
+            figment = figment.merge(document);
+        }
+    }
+    figment.extract().unwrap_or(serde_json::Value::Null)
+}
+
+/// Paths of secret-looking values written out in the files instead of coming from the
+/// environment (`${VAR}`, `$env`) or a file (`$file`).
+pub fn plain_text_secrets(sources: &[Source]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for source in sources {
+        let (name, data) = match source {
+            Source::File(path) => (path.display().to_string(), Yaml::file(path).data()),
+            Source::Text { name, yaml } => (name.clone(), Yaml::string(yaml).data()),
+        };
+        let Ok(mut data) = data else { continue };
+        let document = data.remove(&Profile::Default).unwrap_or_default();
+        secrets::find_plain(&document, &mut Vec::new(), &mut |path| {
+            found.push((path, name.clone()));
+        });
+    }
+    found
 }
 
 struct Document {

@@ -49,9 +49,22 @@ async fn readiness(state: &AppState) -> Response {
     };
     let signing_key = if state.keys.has_signing_key() {
         "published"
-    } else {
+    } else if state.keys_ready.load(std::sync::atomic::Ordering::Acquire) {
         "none yet (made at the first sign-in)"
+    } else {
+        "publishing"
     };
+    let keys_ready = state.keys_ready.load(std::sync::atomic::Ordering::Acquire);
+    if database.is_ok() && !keys_ready {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "status": "error",
+                "message": "Publishing this replica's first signing keys",
+                "checks": {"database": "ok", "signingKey": signing_key},
+            }),
+        );
+    }
     match database {
         Ok(()) => json_response(
             StatusCode::OK,

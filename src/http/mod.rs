@@ -56,6 +56,8 @@ pub struct AppState {
     pub audit: crate::audit::Audit,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub http: reqwest::Client,
+    /// Whether the first keys are published (readiness).
+    pub keys_ready: Arc<std::sync::atomic::AtomicBool>,
     pub openid_configuration: Bytes,
 }
 

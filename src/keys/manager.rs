@@ -157,6 +157,16 @@ impl KeyManager {
         }
     }
 
+    /// Makes and publishes the first key now, if it would otherwise make the first sign-in
+    /// wait out the publication lead (stores shared between processes). Stores only this
+    /// process reads keep Node's behaviour: no key until the first token.
+    pub async fn prepare(&self) -> Result<(), KeyError> {
+        if self.rotation.is_some() && self.lead_ms > 0 && !self.has_signing_key() {
+            self.signing_key().await?;
+        }
+        Ok(())
+    }
+
     /// Whether this process has a key to sign with (generated keys appear at first use).
     pub fn has_signing_key(&self) -> bool {
         self.active.load().is_some()

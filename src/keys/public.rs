@@ -23,6 +23,8 @@ pub const SNAPSHOT_MAX_AGE_MS: i64 = 500;
 /// not become a flood of queries).
 const MIN_FORCED_RELOAD_INTERVAL_MS: i64 = 100;
 const PRUNE_INTERVAL_MS: i64 = 60_000;
+/// How long a JWKS request waits for a re-read before it serves the current snapshot.
+const JWKS_RELOAD_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Where public keys are kept.
 pub enum PublicKeySource {
@@ -154,20 +156,40 @@ impl PublicKeys {
         self.reload().await
     }
 
-    /// The JWKS document. A store failure serves the last snapshot: stale keys are better
-    /// for verifiers than no keys.
+    /// The JWKS document. A store failure or a slow store serves the last snapshot at once
+    /// (stale keys are better for verifiers than a timeout) and is retried a little later.
     pub async fn jwks_body(&self) -> Bytes {
         let snapshot = self.snapshot.load();
         if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < SNAPSHOT_MAX_AGE_MS {
             return snapshot.body.clone();
         }
         // One request refreshes; the others keep serving the current snapshot meanwhile.
-        if let Ok(_guard) = self.reload_lock.try_lock()
-            && let Err(error) = self.reload_locked().await
-        {
-            tracing::warn!("serving the previous JWKS, re-reading keys failed: {error}");
+        if let Ok(_guard) = self.reload_lock.try_lock() {
+            let reloaded = tokio::time::timeout(JWKS_RELOAD_WAIT, self.reload_locked()).await;
+            let failure = match reloaded {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(_) => Some(format!(
+                    "no answer within {} ms",
+                    JWKS_RELOAD_WAIT.as_millis()
+                )),
+            };
+            if let Some(reason) = failure {
+                tracing::warn!("serving the previous JWKS, re-reading keys failed: {reason}");
+                self.keep_serving_current();
+            }
         }
         self.snapshot.load().body.clone()
+    }
+
+    /// Marks the current snapshot fresh, so the next re-read waits a full interval.
+    fn keep_serving_current(&self) {
+        let current = self.snapshot.load_full();
+        self.snapshot.store(Arc::new(Snapshot {
+            body: current.body.clone(),
+            keys: current.keys.clone(),
+            loaded_at: self.clock.now_millis(),
+        }));
     }
 
     /// The key for `kid`, re-reading the store once if it is not known yet (a key another

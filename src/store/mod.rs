@@ -72,6 +72,13 @@ pub struct StoredKey {
     pub created_at: UnixMillis,
 }
 
+/// How far a database's schema is (for `stagedoor doctor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationState {
+    pub applied: usize,
+    pub expected: usize,
+}
+
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqlitePool),
@@ -109,6 +116,16 @@ impl Store {
                 .to_string_lossy()
                 .starts_with("file:sqlx-in-memory-"),
             Self::Postgres(_) => true,
+        }
+    }
+
+    /// Connects without changing anything and counts the applied migrations.
+    pub async fn migration_state(
+        settings: &DatabaseSettings,
+    ) -> Result<MigrationState, StoreError> {
+        match settings {
+            DatabaseSettings::Sqlite { url } => sqlite::migration_state(url).await,
+            DatabaseSettings::Postgres(settings) => postgres::migration_state(settings).await,
         }
     }
 

@@ -42,3 +42,39 @@ pub(super) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
         .map_err(StoreError::Migrate)?;
     Ok(pool)
 }
+
+pub(super) async fn migration_state(url: &str) -> Result<super::MigrationState, StoreError> {
+    use sqlx::Connection;
+    let expected = sqlx::migrate!("migrations/sqlite").iter().count();
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(StoreError::Connect)?
+        .create_if_missing(false)
+        .read_only(true);
+    let mut connection = match sqlx::SqliteConnection::connect_with(&options).await {
+        Ok(connection) => connection,
+        // A file that does not exist yet is made at the first start.
+        Err(_) if !url.contains(":memory:") && !std::path::Path::new(file_of(url)).exists() => {
+            return Ok(super::MigrationState {
+                applied: 0,
+                expected,
+            });
+        }
+        Err(error) => return Err(StoreError::Connect(error)),
+    };
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap_or(0);
+    let _ = connection.close().await;
+    Ok(super::MigrationState {
+        applied: usize::try_from(applied).unwrap_or(0),
+        expected,
+    })
+}
+
+fn file_of(url: &str) -> &str {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    path.split('?').next().unwrap_or(path)
+}

@@ -30,6 +30,8 @@ pub struct Replica {
     dir: Option<tempfile::TempDir>,
     /// The test's YAML documents, merged in order over the base config.
     configs: Vec<String>,
+    /// Extra environment variables for the process.
+    env: Vec<(String, String)>,
     log_path: PathBuf,
     http: reqwest::Client,
 }
@@ -68,11 +70,46 @@ impl Replica {
             child: None,
             dir: Some(dir),
             configs: configs.iter().map(|yaml| (*yaml).to_owned()).collect(),
+            env: Vec::new(),
             log_path,
             http: super::client(),
         };
         replica.spawn_process();
         replica
+    }
+
+    /// Starts it with extra environment variables (they override `RUST_LOG` too).
+    pub async fn start_with_env(
+        name: &str,
+        port: u16,
+        configs: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut replica = Self::spawn(name, port, configs);
+        replica.kill_9();
+        replica.env = env
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        replica.spawn_process();
+        replica.wait_ready().await;
+        replica
+    }
+
+    /// Rewrites the test's config files in place (for a reload; see [`Replica::hangup`]).
+    pub fn rewrite_configs(&mut self, configs: &[&str]) {
+        self.configs = configs.iter().map(|yaml| (*yaml).to_owned()).collect();
+        self.write_configs();
+    }
+
+    /// Sends SIGHUP: stagedoor reloads its config files.
+    pub fn hangup(&self) {
+        let pid = self.child.as_ref().expect("a running replica").id();
+        let status = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     fn dir(&self) -> &Path {
@@ -83,6 +120,39 @@ impl Replica {
     /// covers every run of this replica.
     fn spawn_process(&mut self) {
         assert!(self.child.is_none(), "replica {} is running", self.name);
+        let files = self.write_configs();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stagedoor"));
+        command.arg("serve");
+        for file in &files {
+            command.arg("--config").arg(file);
+        }
+        command
+            .env("PGTEST_PASSWORD", super::postgres::PASSWORD)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .current_dir(self.dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(command.spawn().expect("the stagedoor binary"));
+        eprintln!(
+            "replica {} on port {}: log in {}",
+            self.name,
+            self.port,
+            self.log_path.display()
+        );
+    }
+
+    /// Writes the config files; returns them in merge order.
+    fn write_configs(&self) -> Vec<PathBuf> {
         let mut files = vec![self.dir().join("base.yaml")];
         std::fs::write(&files[0], super::BASE_CONFIG).unwrap();
         for (index, yaml) in self.configs.iter().enumerate() {
@@ -100,34 +170,7 @@ impl Replica {
         )
         .unwrap();
         files.push(listen);
-
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stagedoor"));
-        command.arg("serve");
-        for file in &files {
-            command.arg("--config").arg(file);
-        }
-        command
-            .env("PGTEST_PASSWORD", super::postgres::PASSWORD)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .current_dir(self.dir())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        self.child = Some(command.spawn().expect("the stagedoor binary"));
-        eprintln!(
-            "replica {} on port {}: log in {}",
-            self.name,
-            self.port,
-            self.log_path.display()
-        );
+        files
     }
 
     /// Waits until `/readyz` answers 200; panics (naming the log) if the process exits or
