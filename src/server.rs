@@ -260,6 +260,9 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     {
         changed.push("auth.keyStore / stagedoor.keyRotation");
     }
+    if format!("{:?}", old.cors) != format!("{:?}", new.cors) {
+        changed.push("backend.cors");
+    }
     if old.audit != new.audit {
         changed.push("stagedoor.audit");
     }
