@@ -5,6 +5,11 @@ use std::time::Duration;
 
 /// Builds the shared client. Installs `ring` as the process's TLS crypto provider first.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    builder().build()
+}
+
+/// The shared client's settings, for a client that needs one more (the doctor's TLS details).
+pub fn builder() -> reqwest::ClientBuilder {
     // Already installed (a second server in the same process) is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -12,5 +17,4 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(30))
         .user_agent(concat!("stagedoor/", env!("CARGO_PKG_VERSION")))
-        .build()
 }

@@ -43,6 +43,7 @@ async fn idp(http: &reqwest::Client, env: &OAuthEnvSettings) -> Vec<Finding> {
     let metadata = match &env.endpoints {
         Endpoints::Fixed(metadata) => metadata.clone(),
         Endpoints::Discovery { metadata_url } => {
+            findings.extend(super::tls::certificate(metadata_url, &check).await);
             match discovery(http, metadata_url, &check, &mut findings).await {
                 Some(metadata) => metadata,
                 None => return findings,
