@@ -149,14 +149,8 @@ async fn the_binary_runs_as_the_image_runs_it() {
         assert!(started.elapsed() < Duration::from_secs(20), "not ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let session: serde_json::Value = client
-        .get(format!("http://127.0.0.1:{port}/api/auth/guest/refresh"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: serde_json::Value =
+        common::get_json(&format!("http://127.0.0.1:{port}/api/auth/guest/refresh")).await;
     assert_eq!(
         session["backstageIdentity"]["identity"]["userEntityRef"], "user:default/container",
         "the secret-style ${{VAR}} came from the environment"

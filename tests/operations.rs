@@ -15,7 +15,6 @@ use reqwest::Method;
 use serde_json::Value;
 
 const CALLBACK: &str = "http://localhost:7007/api/auth/oidc/handler/frame";
-const POPUP: &str = "scope=openid%20profile%20email%20offline_access&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&env=development";
 const REFRESH: &str =
     "/oidc/refresh?optional&scope=openid%20profile%20email%20offline_access&env=development";
 const ADMIN_TOKEN: &str = "ops-admin-token-0123456789abcdef0123456789";
@@ -43,20 +42,8 @@ stagedoor:
     )
 }
 
-/// `/start` → IdP (`answer`: `login=...` or `deny=1`) → the callback page on `base`.
 async fn sign_in(browser: &mut Browser, idp: &Idp, base: &str, answer: &str) -> Page {
-    let start = browser.get(&format!("{base}/oidc/start?{POPUP}")).await;
-    assert_eq!(start.status, 302, "{}", start.body);
-    let callback = idp
-        .answer(browser, &start.location().unwrap(), answer, CALLBACK)
-        .await;
-    browser
-        .get(
-            &callback
-                .url
-                .replacen("http://localhost:7007/api/auth", base, 1),
-        )
-        .await
+    idp.popup_sign_in(browser, base, answer).await
 }
 
 async fn refresh(browser: &mut Browser, base: &str) -> Page {
@@ -310,14 +297,7 @@ async fn no_token_secret_or_cookie_value_reaches_the_logs() {
         SESSION_SECRET.into(),
         ADMIN_TOKEN.into(),
     ];
-    let guest: Value = client()
-        .get(format!("{base}/guest/refresh"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let guest: Value = common::get_json(&format!("{base}/guest/refresh")).await;
     secrets.push(guest["backstageIdentity"]["token"].as_str().unwrap().into());
     let mut browser = Browser::default();
     let page = sign_in(&mut browser, &idp, &base, "login=alice@example.com").await;
@@ -383,14 +363,7 @@ async fn no_token_secret_or_cookie_value_reaches_the_logs() {
 
 /// A guest refresh's user, through the replica.
 async fn guest_user(replica: &Replica) -> String {
-    let session: Value = client()
-        .get(replica.url("/guest/refresh"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = common::get_json(&replica.url("/guest/refresh")).await;
     session["backstageIdentity"]["identity"]["userEntityRef"]
         .as_str()
         .unwrap_or_default()
@@ -451,7 +424,9 @@ async fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     .await;
 
     // A sign-in started before a reload finishes after it, with the new secret.
-    let start = browser.get(&format!("{base}/oidc/start?{POPUP}")).await;
+    let start = browser
+        .get(&format!("{base}/oidc/start?{}", common::POPUP_QUERY))
+        .await;
     let callback = idp
         .answer(
             &mut browser,

@@ -12,9 +12,7 @@ use common::{TestServer, assert_error, client};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const CALLBACK: &str = "http://localhost:7007/api/auth/oidc/handler/frame";
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
-const POPUP: &str = "scope=openid%20profile%20email%20offline_access&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&env=development";
 const REFRESH: &str =
     "/oidc/refresh?optional&scope=openid%20profile%20email%20offline_access&env=development";
 
@@ -133,24 +131,12 @@ impl Cluster {
 }
 
 async fn sign_in_on(server: &TestServer, idp: &Idp, browser: &mut Browser, login: &str) -> Page {
-    let start = browser
-        .get(&server.url(&format!("/oidc/start?{POPUP}")))
-        .await;
-    assert_eq!(start.status, 302, "{}", start.body);
-    let callback = idp
-        .answer(
+    let page = idp
+        .popup_sign_in(
             browser,
-            &start.location().unwrap(),
-            &format!("login={login}"),
-            CALLBACK,
-        )
-        .await;
-    let page = browser
-        .get(&callback.url.replacen(
-            "http://localhost:7007/api/auth",
             &server.server.base_url(),
-            1,
-        ))
+            &format!("login={login}"),
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
     page

@@ -79,6 +79,22 @@ pub struct MigrationState {
     pub expected: usize,
 }
 
+/// Successful migrations recorded by sqlx on a connection it then closes; none when the
+/// table does not exist yet.
+macro_rules! count_applied {
+    ($connection:expr) => {{
+        let mut connection = $connection;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap_or(0);
+        let _ = sqlx::Connection::close(connection).await;
+        usize::try_from(applied).unwrap_or(0)
+    }};
+}
+use count_applied;
+
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqlitePool),

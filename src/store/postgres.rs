@@ -136,17 +136,11 @@ pub(super) async fn migration_state(
     let options = settings
         .connect_options()
         .options([("search_path", settings.schema.as_str())]);
-    let mut connection = PgConnection::connect_with(&options)
+    let connection = PgConnection::connect_with(&options)
         .await
         .map_err(StoreError::Connect)?;
-    // No table yet (42P01): nothing applied.
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap_or(0);
-    let _ = connection.close().await;
     Ok(super::MigrationState {
-        applied: usize::try_from(applied).unwrap_or(0),
+        applied: super::count_applied!(connection),
         expected,
     })
 }

@@ -50,7 +50,7 @@ pub(super) async fn migration_state(url: &str) -> Result<super::MigrationState, 
         .map_err(StoreError::Connect)?
         .create_if_missing(false)
         .read_only(true);
-    let mut connection = match sqlx::SqliteConnection::connect_with(&options).await {
+    let connection = match sqlx::SqliteConnection::connect_with(&options).await {
         Ok(connection) => connection,
         // A file that does not exist yet is made at the first start.
         Err(_) if !url.contains(":memory:") && !std::path::Path::new(file_of(url)).exists() => {
@@ -61,13 +61,8 @@ pub(super) async fn migration_state(url: &str) -> Result<super::MigrationState, 
         }
         Err(error) => return Err(StoreError::Connect(error)),
     };
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap_or(0);
-    let _ = connection.close().await;
     Ok(super::MigrationState {
-        applied: usize::try_from(applied).unwrap_or(0),
+        applied: super::count_applied!(connection),
         expected,
     })
 }

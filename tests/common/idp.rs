@@ -89,6 +89,30 @@ impl Idp {
     /// The browser's trip through the IdP: from `authorize_url` to the interaction page, which
     /// gets `answer` (`login=<account>` or `deny=1`), then on to the redirect to `callback`,
     /// returned unfollowed.
+    /// A popup sign-in on stagedoor at `base` (its `/api/auth` URL): `/oidc/start`, the IdP
+    /// answered with `answer` (`login=...` or `deny=1`), then the callback page.
+    pub async fn popup_sign_in(
+        &self,
+        browser: &mut super::browser::Browser,
+        base: &str,
+        answer: &str,
+    ) -> super::browser::Page {
+        const CALLBACK: &str = "http://localhost:7007/api/auth/oidc/handler/frame";
+        let start = browser
+            .get(&format!("{base}/oidc/start?{}", super::POPUP_QUERY))
+            .await;
+        assert_eq!(start.status, 302, "{}", start.body);
+        let location = start.location().unwrap_or_default();
+        let callback = self.answer(browser, &location, answer, CALLBACK).await;
+        browser
+            .get(
+                &callback
+                    .url
+                    .replacen("http://localhost:7007/api/auth", base, 1),
+            )
+            .await
+    }
+
     pub async fn answer(
         &self,
         browser: &mut super::browser::Browser,

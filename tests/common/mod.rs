@@ -46,6 +46,21 @@ stagedoor:
   catalog: { baseUrl: "http://127.0.0.1:1/api/catalog" }
 "#;
 
+/// The frontend's query for a popup OIDC sign-in in the development environment.
+pub const POPUP_QUERY: &str = "scope=openid%20profile%20email%20offline_access&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&env=development";
+
+/// GET `url` and its JSON body.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub fn settings(overrides: &[&str]) -> Settings {
     let mut sources = vec![Source::Text {
         name: "base.yaml".into(),
