@@ -406,6 +406,20 @@ async fn the_idps_certificate_is_checked_for_trust_and_expiry() {
         "{:#}",
         run.report
     );
+    // Expired: the handshake fails and says so.
+    let (expired, ca) = tls_idp(-3, dir.path()).await;
+    let ca = ca.to_string_lossy().into_owned();
+    let run = doctor(
+        &[&config(&expired)],
+        &[("S", "s"), ("SSL_CERT_FILE", &ca)],
+        false,
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.has("error", "provider oidc.development", "xpired"),
+        "{:#}",
+        run.report
+    );
     // Without the CA: the handshake fails and the reason is given.
     let run = doctor(&[&config(&later)], &[("S", "s")], false);
     assert_eq!(run.code, 1);
