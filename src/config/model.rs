@@ -219,6 +219,7 @@ pub struct RawStagedoor {
     pub logging: Option<RawLogging>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
+    pub token_exchange: Option<super::exchange::RawTokenExchange>,
 }
 
 /// `stagedoor.audit`: where audit events go.

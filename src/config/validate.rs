@@ -48,6 +48,8 @@ pub struct Settings {
     pub oauth: Vec<OAuthEnvSettings>,
     /// Provider ids configured under `auth.providers` that stagedoor does not serve.
     pub unsupported_providers: Vec<String>,
+    /// `stagedoor.tokenExchange`: `None` turns `POST /v1/token` off.
+    pub token_exchange: Option<super::TokenExchangeSettings>,
     /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say
     /// they are not user tokens, as Backstage does.
     pub external_static_tokens: Vec<String>,
@@ -205,6 +207,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
+    let token_exchange =
+        super::exchange::token_exchange_settings(&mut v, raw.stagedoor.token_exchange.as_ref());
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let external_static_tokens = raw
@@ -262,6 +266,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         oauth: auth.oauth,
         unsupported_providers: auth.unsupported_providers,
         external_static_tokens,
+        token_exchange,
     })
 }
 
