@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod entity_ref;
+pub mod exchange;
 pub mod glob;
 pub mod http;
 pub mod identity;

@@ -13,6 +13,7 @@ use crate::audit::Audit;
 use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::exchange::TokenExchange;
 use crate::http::{self, AppState};
 use crate::keys::{KeyError, KeyManager, Rotation};
 use crate::oauth::flow::OAuthProvider;
@@ -131,6 +132,9 @@ pub async fn build_state(
     };
     let audit =
         Audit::start(&settings.audit).map_err(|error| StartError::Audit(error.to_string()))?;
+    let exchange = settings.token_exchange.as_ref().map(|exchange| {
+        TokenExchange::new(exchange, &settings.external_base_url, &http, clock.clone())
+    });
     Ok(Arc::new(AppState {
         openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
         admin: AdminAuth::new(&settings.admin, &http),
@@ -146,6 +150,7 @@ pub async fn build_state(
         sealer,
         sessions,
         audit,
+        exchange,
     }))
 }
 

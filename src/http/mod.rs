@@ -52,6 +52,7 @@ pub struct AppState {
     pub sessions: Option<crate::sessions::SessionManager>,
     pub admin: crate::admin::AdminAuth,
     pub audit: crate::audit::Audit,
+    pub exchange: Option<crate::exchange::TokenExchange>,
     pub openid_configuration: Bytes,
 }
 
@@ -71,8 +72,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    // Nothing here reads a body yet; routing on the parts keeps the future `Send`.
-    let (request, _body) = request.into_parts();
+    // Routing works on the parts (keeping the future `Send`); only the token endpoint,
+    // which owns the body, reads it.
+    let (request, body) = request.into_parts();
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
         return match health::Probe::for_path(path) {
@@ -89,6 +91,9 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         .collect();
     if segments.is_empty() || !(relative_path.is_empty() || relative_path.starts_with('/')) {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(response) = crate::exchange::serve(&state, &segments, &request, body).await {
+        return response;
     }
     let method = request.method.clone();
     match route(&state, &method, &segments, &request).await {
