@@ -487,6 +487,13 @@ async fn forged_foreign_and_ill_timed_tokens_are_refused() {
         assert_eq!(status, expected.0, "{case}: {body}");
         assert_oauth_error(status, &body, expected);
     }
+    // A failed discovery is remembered for a moment, with its kind of error.
+    let misfit = minter.sign(&claims(
+        &minter,
+        json!({"iss": "https://discovered.example.com"}),
+    ));
+    let (status, body) = exchange_json(&server, &misfit).await;
+    assert_oauth_error(status, &body, (500, "server_error", "logId="));
 }
 
 #[tokio::test]

@@ -1,8 +1,7 @@
 //! A trusted issuer's signing keys: a JWKS URL, or the `jwks_uri` of its discovery document
 //! (read on first use; a failure is retried, at most every [`RETRY_AFTER_FAILURE_MS`]).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -33,7 +32,8 @@ struct Discovery {
     clock: SharedClock,
     jwks: ArcSwapOption<JwksCache>,
     lock: tokio::sync::Mutex<()>,
-    failed_at_ms: AtomicI64,
+    /// When discovery last failed, and the error it gave.
+    failure: Mutex<Option<(i64, ExchangeError)>>,
 }
 
 impl IssuerKeys {
@@ -53,7 +53,7 @@ impl IssuerKeys {
                 clock,
                 jwks: ArcSwapOption::empty(),
                 lock: tokio::sync::Mutex::new(()),
-                failed_at_ms: AtomicI64::new(i64::MIN),
+                failure: Mutex::new(None),
             }),
         };
         Self {
@@ -103,31 +103,39 @@ impl Discovery {
             return Ok(jwks);
         }
         let now = self.clock.now_millis();
-        let failed_at = self.failed_at_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(failed_at) >= RETRY_AFTER_FAILURE_MS {
-            match self.discover(issuer).await {
-                Ok(jwks_uri) => {
-                    let jwks = Arc::new(JwksCache::new(jwks_uri, self.http.clone(), TIMEOUT));
-                    self.jwks.store(Some(jwks.clone()));
-                    return Ok(jwks);
-                }
-                Err(Failure::Unreachable(message)) => {
-                    tracing::warn!(issuer, "token exchange: {message}");
-                    self.failed_at_ms.store(now, Ordering::Relaxed);
-                }
-                Err(Failure::Misconfigured(message)) => {
-                    let error = crate::http::error::ApiError::internal(
-                        "token exchange: the issuer's discovery document does not fit stagedoor.tokenExchange",
-                        &message,
-                    );
-                    self.failed_at_ms.store(now, Ordering::Relaxed);
-                    return Err(ExchangeError::Internal(error.message.into_owned()));
-                }
-            }
+        if let Some((failed_at, error)) = self.last_failure()
+            && now.saturating_sub(failed_at) < RETRY_AFTER_FAILURE_MS
+        {
+            return Err(error);
         }
-        Err(ExchangeError::Unavailable(format!(
-            "the discovery document of the issuer {issuer} cannot be read; try again shortly"
-        )))
+        let error = match self.discover(issuer).await {
+            Ok(jwks_uri) => {
+                let jwks = Arc::new(JwksCache::new(jwks_uri, self.http.clone(), TIMEOUT));
+                self.jwks.store(Some(jwks.clone()));
+                return Ok(jwks);
+            }
+            Err(Failure::Unreachable(message)) => {
+                tracing::warn!(issuer, "token exchange: {message}");
+                ExchangeError::Unavailable(format!(
+                    "the discovery document of the issuer {issuer} cannot be read; try again shortly"
+                ))
+            }
+            Err(Failure::Misconfigured(message)) => {
+                let error = crate::http::error::ApiError::internal(
+                    "token exchange: the issuer's discovery document does not fit stagedoor.tokenExchange",
+                    &message,
+                );
+                ExchangeError::Internal(error.message.into_owned())
+            }
+        };
+        if let Ok(mut failure) = self.failure.lock() {
+            *failure = Some((now, error.clone()));
+        }
+        Err(error)
+    }
+
+    fn last_failure(&self) -> Option<(i64, ExchangeError)> {
+        self.failure.lock().ok().and_then(|failure| failure.clone())
     }
 
     /// The `jwks_uri` of the discovery document, which must name `issuer` (if it names any).
