@@ -16,6 +16,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MetricsSettings, Settings};
+use crate::exchange::TokenExchange;
 use crate::http::{self, AppState, SharedState};
 use crate::keys::{KeyError, KeyManager, Rotation};
 use crate::metrics::Metrics;
@@ -216,7 +217,11 @@ impl Core {
             ),
             None => None,
         };
+        let exchange = settings.token_exchange.as_ref().map(|exchange| {
+            TokenExchange::new(exchange, &settings.external_base_url, &http, clock.clone())
+        });
         Ok(AppState {
+            exchange,
             openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
             admin: AdminAuth::new(&settings.admin, &http),
             settings,

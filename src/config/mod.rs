@@ -4,6 +4,7 @@
 mod catalog;
 mod database;
 pub mod duration;
+mod exchange;
 pub mod model;
 mod operations;
 mod providers;
@@ -19,6 +20,9 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
 pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
+pub use exchange::{
+    ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,
+};
 pub use operations::{LogFormat, LoggingSettings, MetricsSettings};
 pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
 pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};

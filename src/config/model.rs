@@ -220,6 +220,7 @@ pub struct RawStagedoor {
     pub metrics: Option<RawMetrics>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
+    pub token_exchange: Option<super::exchange::RawTokenExchange>,
 }
 
 /// `stagedoor.audit`: where audit events go.

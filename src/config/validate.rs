@@ -49,6 +49,8 @@ pub struct Settings {
     pub oauth: Vec<OAuthEnvSettings>,
     /// Provider ids configured under `auth.providers` that stagedoor does not serve.
     pub unsupported_providers: Vec<String>,
+    /// `stagedoor.tokenExchange`: `None` turns `POST /v1/token` off.
+    pub token_exchange: Option<super::TokenExchangeSettings>,
     /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say
     /// they are not user tokens, as Backstage does.
     pub external_static_tokens: Vec<String>,
@@ -206,6 +208,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
+    let token_exchange =
+        super::exchange::token_exchange_settings(&mut v, raw.stagedoor.token_exchange.as_ref());
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let metrics = super::operations::metrics_settings(&mut v, raw.stagedoor.metrics.as_ref());
@@ -265,6 +269,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         oauth: auth.oauth,
         unsupported_providers: auth.unsupported_providers,
         external_static_tokens,
+        token_exchange,
     })
 }
 

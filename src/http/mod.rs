@@ -58,6 +58,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Whether the first keys are published (readiness).
     pub keys_ready: Arc<std::sync::atomic::AtomicBool>,
+    pub exchange: Option<crate::exchange::TokenExchange>,
     pub openid_configuration: Bytes,
 }
 
@@ -109,8 +110,9 @@ fn metrics_response(state: &AppState) -> Response {
 
 async fn dispatch(State(shared): State<SharedState>, request: Request) -> Response {
     let state = shared.load_full();
-    // Nothing here reads a body yet; routing on the parts keeps the future `Send`.
-    let (request, _body) = request.into_parts();
+    // Routing works on the parts (keeping the future `Send`); only the token endpoint,
+    // which owns the body, reads it.
+    let (request, body) = request.into_parts();
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
         let get = request.method == Method::GET || request.method == Method::HEAD;
@@ -132,6 +134,9 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
         .collect();
     if segments.is_empty() || !(relative_path.is_empty() || relative_path.starts_with('/')) {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(response) = crate::exchange::serve(&state, &segments, &request, body).await {
+        return response;
     }
     let method = request.method.clone();
     match route(&state, &method, &segments, &request).await {

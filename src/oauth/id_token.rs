@@ -40,6 +40,17 @@ struct KeySet {
     fetched: Instant,
 }
 
+/// Why a JWS was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwsError {
+    /// The token itself: its shape, algorithm, key id or signature.
+    #[error("{0}")]
+    Invalid(String),
+    /// The IdP's key set could not be fetched: not the token's fault.
+    #[error("{0}")]
+    KeysUnavailable(String),
+}
+
 pub struct JwksCache {
     uri: String,
     http: reqwest::Client,
@@ -59,7 +70,7 @@ impl JwksCache {
         }
     }
 
-    async fn key(&self, kid: Option<&str>) -> Result<Vec<Arc<PublicKey>>, String> {
+    async fn key(&self, kid: Option<&str>) -> Result<Vec<Arc<PublicKey>>, JwsError> {
         if let Some(found) = self.lookup(kid) {
             return Ok(found);
         }
@@ -72,13 +83,13 @@ impl JwksCache {
             .load()
             .as_ref()
             .is_some_and(|set| set.fetched.elapsed() < MIN_REFETCH_INTERVAL);
+        let unknown = || JwsError::Invalid(format!("no key with kid {kid:?} in the IdP's JWKS"));
         if recently {
-            return Err(format!("no key with kid {kid:?} in the IdP's JWKS"));
+            return Err(unknown());
         }
-        let set = self.fetch().await?;
+        let set = self.fetch().await.map_err(JwsError::KeysUnavailable)?;
         self.current.store(Some(Arc::new(set)));
-        self.lookup(kid)
-            .ok_or_else(|| format!("no key with kid {kid:?} in the IdP's JWKS"))
+        self.lookup(kid).ok_or_else(unknown)
     }
 
     fn lookup(&self, kid: Option<&str>) -> Option<Vec<Arc<PublicKey>>> {
@@ -164,27 +175,40 @@ impl JwksCache {
         algorithms: &[String],
         what: &str,
     ) -> Result<(Map<String, Value>, Map<String, Value>), String> {
+        self.verify_jws(token, algorithms, what)
+            .await
+            .map_err(|error| error.to_string())
+    }
+
+    /// As [`Self::verify_signature`], telling a bad token from an unreachable key set.
+    pub async fn verify_jws(
+        &self,
+        token: &str,
+        algorithms: &[String],
+        what: &str,
+    ) -> Result<(Map<String, Value>, Map<String, Value>), JwsError> {
+        let invalid = JwsError::Invalid;
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(format!("{what} is not a JWS"));
+            return Err(invalid(format!("{what} is not a JWS")));
         };
         let header: Map<String, Value> =
-            decode(header).ok_or_else(|| format!("{what} header is not JSON"))?;
+            decode(header).ok_or_else(|| invalid(format!("{what} header is not JSON")))?;
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
         if !algorithms.iter().any(|allowed| allowed == alg)
             || alg == "none"
             || alg.starts_with("HS")
         {
-            return Err(format!(
+            return Err(invalid(format!(
                 "{what} is signed with {alg}, which is not allowed (expected {})",
                 algorithms.join(", ")
-            ));
+            )));
         }
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
-            .map_err(|_| format!("{what} signature is not base64url"))?;
+            .map_err(|_| invalid(format!("{what} signature is not base64url")))?;
         let signing_input =
             &token.as_bytes()[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
         let keys = self.key(header.get("kid").and_then(Value::as_str)).await?;
@@ -192,10 +216,10 @@ impl JwksCache {
             .iter()
             .any(|key| verify_signature(alg, key, signing_input, &signature))
         {
-            return Err(format!("{what} signature is invalid"));
+            return Err(invalid(format!("{what} signature is invalid")));
         }
         let claims: Map<String, Value> =
-            decode(payload).ok_or_else(|| format!("{what} payload is not JSON"))?;
+            decode(payload).ok_or_else(|| invalid(format!("{what} payload is not JSON")))?;
         Ok((header, claims))
     }
 }

@@ -88,10 +88,21 @@ impl TokenIssuer {
 
     /// Signs a token for `sub` owning `ent`, and records the ownership for `/v1/userinfo`.
     pub async fn issue(&self, sub: &str, ent: &[String]) -> Result<IssuedToken, TokenError> {
+        self.issue_until(sub, ent, i64::MAX).await
+    }
+
+    /// As [`Self::issue`], but the token expires no later than `not_after_secs` (Unix
+    /// seconds): a token exchange caps it at the subject token's own expiry.
+    pub async fn issue_until(
+        &self,
+        sub: &str,
+        ent: &[String],
+        not_after_secs: i64,
+    ) -> Result<IssuedToken, TokenError> {
         EntityRef::parse_with_kind(sub).map_err(|_| TokenError::InvalidSubject)?;
         let key = self.keys.signing_key().await?;
         let iat = self.clock.now_seconds();
-        let exp = iat + self.lifetime_secs;
+        let exp = iat.saturating_add(self.lifetime_secs).min(not_after_secs);
 
         let limited_payload = encode_json(&LimitedPayload { sub, iat, exp })?;
         let limited_input = format!("{}.{limited_payload}", key.limited_header_b64);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod exchange;
 pub mod fixtures;
 pub mod idp;
 pub mod jose;

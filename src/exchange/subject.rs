@@ -1,0 +1,316 @@
+//! Validating a subject token: a JWS from a configured issuer, signed with an allowed
+//! algorithm by a key of its JWKS, for an accepted audience, current, not older than the
+//! issuer's `maxTokenAge`, issued to an allow-listed client.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use super::Progress;
+use super::error::{ExchangeError, quoted};
+use super::keys::IssuerKeys;
+use super::request::SubjectTokenType;
+use crate::config::ExchangeIssuerSettings;
+use crate::oauth::id_token::LEEWAY_SECS;
+
+/// Claims naming the client a token was issued to, in order: RFC 9068 and Auth0
+/// (`client_id`, `azp`), Okta (`cid`).
+const CLIENT_CLAIMS: [&str; 3] = ["client_id", "azp", "cid"];
+
+pub struct TrustedIssuer {
+    pub settings: ExchangeIssuerSettings,
+    pub keys: IssuerKeys,
+}
+
+/// A subject token that passed every check.
+#[derive(Debug)]
+pub struct Subject {
+    pub issuer: usize,
+    pub client_id: String,
+    pub claims: Map<String, Value>,
+    pub expires_at_secs: i64,
+}
+
+fn invalid(message: impl Into<String>) -> ExchangeError {
+    ExchangeError::InvalidGrant(message.into())
+}
+
+/// Which configured issuer the token claims to come from, read before any verification so
+/// that tokens of unknown issuers cost no network call.
+fn claimed_issuer<'a>(
+    issuers: &'a [TrustedIssuer],
+    token: &str,
+) -> Result<(usize, &'a TrustedIssuer), ExchangeError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() == 5 {
+        return Err(invalid(
+            "the subject token is encrypted (JWE); send a signed JWT",
+        ));
+    }
+    if parts.len() != 3 {
+        return Err(invalid(
+            "the subject token is not a JWT (expected header.payload.signature)",
+        ));
+    }
+    let header: Map<String, Value> = URL_SAFE_NO_PAD
+        .decode(parts[0])
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| invalid("the subject token's header is not base64url JSON"))?;
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
+    if alg.eq_ignore_ascii_case("none") || alg.starts_with("HS") {
+        return Err(invalid(format!(
+            "the subject token is signed with {}, which is never accepted; tokens must be signed with the IdP's private key",
+            quoted(alg)
+        )));
+    }
+    let claims = crate::tokens::unverified_payload(token)
+        .ok_or_else(|| invalid("the subject token's payload is not base64url JSON"))?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the subject token has no iss claim"))?;
+    issuers
+        .iter()
+        .enumerate()
+        .find(|(_, trusted)| trusted.settings.issuer == iss)
+        .ok_or_else(|| {
+            invalid(format!(
+                "the subject token's issuer {} is not trusted",
+                quoted(iss)
+            ))
+        })
+}
+
+pub async fn verify(
+    issuers: &[TrustedIssuer],
+    token: &str,
+    token_type: SubjectTokenType,
+    now_secs: i64,
+    progress: &mut Progress,
+) -> Result<Subject, ExchangeError> {
+    let (index, trusted) = claimed_issuer(issuers, token)?;
+    let settings = &trusted.settings;
+    progress.issuer = Some(settings.issuer.clone());
+    let claims = trusted.keys.verify(token, &settings.algorithms).await?;
+    let client_id = client_id(&claims, token_type);
+    progress.client_id.clone_from(&client_id);
+    let expires_at_secs = check_times(&claims, settings, now_secs)?;
+    check_audience(&claims, settings)?;
+    let client_id = client_id.ok_or_else(|| {
+        ExchangeError::UnauthorizedClient(
+            "the subject token names no client (client_id, azp or cid claim)".into(),
+        )
+    })?;
+    if !settings.clients.contains(&client_id) {
+        return Err(ExchangeError::UnauthorizedClient(format!(
+            "client {} may not exchange tokens of this issuer",
+            quoted(&client_id)
+        )));
+    }
+    Ok(Subject {
+        issuer: index,
+        client_id,
+        claims,
+        expires_at_secs,
+    })
+}
+
+fn number(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+    claims.get(name).and_then(Value::as_f64).map(|n| n as i64)
+}
+
+/// `exp` (no leeway: the issued token ends with it), `nbf` and `iat` (with the usual
+/// leeway), and the age limit. Returns `exp`.
+fn check_times(
+    claims: &Map<String, Value>,
+    settings: &ExchangeIssuerSettings,
+    now: i64,
+) -> Result<i64, ExchangeError> {
+    let exp = number(claims, "exp").ok_or_else(|| invalid("the subject token has no exp claim"))?;
+    if exp <= now {
+        return Err(invalid(format!(
+            "the subject token has expired ({} s ago)",
+            now - exp
+        )));
+    }
+    if let Some(nbf) = number(claims, "nbf")
+        && nbf - LEEWAY_SECS > now
+    {
+        return Err(invalid(format!(
+            "the subject token is not valid yet (nbf is {} s from now)",
+            nbf - now
+        )));
+    }
+    let iat = number(claims, "iat").ok_or_else(|| {
+        invalid("the subject token has no iat claim, so its age cannot be checked")
+    })?;
+    if iat - LEEWAY_SECS > now {
+        return Err(invalid(format!(
+            "the subject token is issued in the future (iat is {} s from now)",
+            iat - now
+        )));
+    }
+    let age = now - iat;
+    if age > settings.max_token_age_secs {
+        return Err(invalid(format!(
+            "the subject token was issued {age} s ago; this issuer's tokens are exchanged only within {} s of issue, get a fresh one",
+            settings.max_token_age_secs
+        )));
+    }
+    Ok(exp)
+}
+
+fn audiences(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_audience(
+    claims: &Map<String, Value>,
+    settings: &ExchangeIssuerSettings,
+) -> Result<(), ExchangeError> {
+    let audiences = audiences(claims);
+    if audiences
+        .iter()
+        .any(|aud| settings.audiences.iter().any(|accepted| accepted == aud))
+    {
+        return Ok(());
+    }
+    let shown: Vec<String> = audiences.iter().take(5).map(|aud| quoted(aud)).collect();
+    Err(invalid(format!(
+        "the subject token's audience [{}] is not one stagedoor accepts from this issuer",
+        shown.join(", ")
+    )))
+}
+
+/// The client the token was issued to: `client_id`, `azp` or `cid`; for an ID token, its
+/// single audience; for other tokens, `sub` (client-credentials tokens name the client).
+pub fn client_id(claims: &Map<String, Value>, token_type: SubjectTokenType) -> Option<String> {
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty())
+    };
+    if let Some(found) = CLIENT_CLAIMS.iter().find_map(|name| text(name)) {
+        return Some(found.to_owned());
+    }
+    match token_type {
+        SubjectTokenType::IdToken => match audiences(claims).as_slice() {
+            [single] => Some((*single).to_owned()),
+            _ => None,
+        },
+        SubjectTokenType::AccessToken | SubjectTokenType::Jwt => text("sub").map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{IdentityMapping, KeySource};
+    use serde_json::json;
+
+    fn settings() -> ExchangeIssuerSettings {
+        ExchangeIssuerSettings {
+            config_path: "stagedoor.tokenExchange.issuers.0".into(),
+            issuer: "https://idp".into(),
+            keys: KeySource::Jwks("https://idp/jwks".into()),
+            audiences: vec!["api://backstage".into()],
+            algorithms: vec!["RS256".into()],
+            max_token_age_secs: 600,
+            clients: vec!["ci".into()],
+            identity: IdentityMapping::Template(
+                crate::resolvers::RefTemplate::parse("user:default/{client_id}").unwrap(),
+            ),
+            ownership_entity_refs: Vec::new(),
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn times_are_checked() {
+        let s = settings();
+        let now = 10_000;
+        let good = json!({"exp": now + 100, "iat": now - 10});
+        assert_eq!(check_times(&claims(good.clone()), &s, now), Ok(now + 100));
+        let with = |key: &str, value: Value| {
+            let mut c = good.clone();
+            c[key] = value;
+            check_times(&claims(c), &s, now).unwrap_err().to_string()
+        };
+        assert!(with("exp", json!(now)).contains("expired"));
+        assert!(with("nbf", json!(now + 61)).contains("not valid yet"));
+        assert!(with("iat", json!(now + 61)).contains("future"));
+        assert!(with("iat", json!(now - 601)).contains("issued 601 s ago"));
+        let mut no_iat = good.clone();
+        no_iat.as_object_mut().unwrap().remove("iat");
+        assert!(check_times(&claims(no_iat), &s, now).is_err());
+    }
+
+    #[test]
+    fn audience_must_intersect() {
+        let s = settings();
+        assert!(check_audience(&claims(json!({"aud": "api://backstage"})), &s).is_ok());
+        assert!(check_audience(&claims(json!({"aud": ["x", "api://backstage"]})), &s).is_ok());
+        assert!(check_audience(&claims(json!({"aud": "x"})), &s).is_err());
+        assert!(check_audience(&claims(json!({})), &s).is_err());
+    }
+
+    #[test]
+    fn the_client_comes_from_the_usual_claims() {
+        let at = SubjectTokenType::AccessToken;
+        let id = SubjectTokenType::IdToken;
+        let c = |v: Value| claims(v);
+        assert_eq!(
+            client_id(&c(json!({"client_id": "a", "azp": "b"})), at).unwrap(),
+            "a"
+        );
+        assert_eq!(
+            client_id(&c(json!({"azp": "b", "sub": "x"})), at).unwrap(),
+            "b"
+        );
+        assert_eq!(
+            client_id(&c(json!({"cid": "o", "sub": "x"})), at).unwrap(),
+            "o"
+        );
+        assert_eq!(client_id(&c(json!({"sub": "svc"})), at).unwrap(), "svc");
+        assert_eq!(
+            client_id(&c(json!({"sub": "u", "aud": "rp"})), id).unwrap(),
+            "rp"
+        );
+        assert_eq!(
+            client_id(&c(json!({"sub": "u", "aud": ["a", "b"]})), id),
+            None
+        );
+    }
+
+    #[test]
+    fn unsigned_and_untrusted_tokens_are_refused_before_any_fetch() {
+        let encode = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = |alg: &str, iss: &str| {
+            format!(
+                "{}.{}.sig",
+                encode(json!({"alg": alg})),
+                encode(json!({"iss": iss}))
+            )
+        };
+        let issuers: Vec<TrustedIssuer> = Vec::new();
+        let message = |t: &str| claimed_issuer(&issuers, t).err().unwrap().to_string();
+        assert!(
+            message(&token("none", "https://idp")).contains("\"none\", which is never accepted")
+        );
+        assert!(message(&token("HS256", "https://idp")).contains("never accepted"));
+        assert!(
+            message(&token("RS256", "https://evil")).contains("\"https://evil\" is not trusted")
+        );
+        assert!(message("a.b").contains("not a JWT"));
+        assert!(message("a.b.c.d.e").contains("encrypted"));
+    }
+}
