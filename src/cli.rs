@@ -23,27 +23,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve /api/auth.
     Serve {
-        /// Backstage config files; later files override earlier ones.
-        #[arg(
-            long = "config",
-            short = 'c',
-            value_name = "FILE",
-            default_value = "app-config.yaml"
-        )]
-        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        files: ConfigFiles,
     },
     /// Check a configuration: offline (what start-up refuses, plain-text secrets, scopes,
     /// provider shapes, CORS) and online (IdPs, catalog, database). Exit status: 0 healthy,
     /// 1 errors found, 2 the configuration does not load.
     Doctor {
-        /// Backstage config files; later files override earlier ones.
-        #[arg(
-            long = "config",
-            short = 'c',
-            value_name = "FILE",
-            default_value = "app-config.yaml"
-        )]
-        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        files: ConfigFiles,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
@@ -51,6 +39,18 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigFiles {
+    /// Backstage config files; later files override earlier ones.
+    #[arg(
+        long = "config",
+        short = 'c',
+        value_name = "FILE",
+        default_value = "app-config.yaml"
+    )]
+    pub configs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -62,12 +62,12 @@ pub enum ReportFormat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { configs } => serve(&configs),
+        Command::Serve { files } => serve(&files.configs),
         Command::Doctor {
-            configs,
+            files,
             format,
             offline,
-        } => doctor(&configs, format, offline),
+        } => doctor(&files.configs, format, offline),
     }
 }
 
