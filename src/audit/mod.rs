@@ -136,11 +136,14 @@ struct Line<'a> {
 /// A cheap handle to the audit trail.
 #[derive(Clone)]
 pub struct Audit {
-    sender: Option<Arc<mpsc::SyncSender<AuditEvent>>>,
+    // Boxed: the channel preallocates its slots, and a pointer per slot keeps that small.
+    sender: Option<Arc<mpsc::SyncSender<Box<AuditEvent>>>>,
 }
 
 /// Events waiting for the writer; beyond this, recording blocks rather than losing events.
 const QUEUE: usize = 65_536;
+/// The writer wakes at most this often, so recording an event never has to wake it.
+const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Audit {
     /// Starts the writer for `sink`. A file that cannot be opened is a start-up error.
@@ -155,7 +158,7 @@ impl Audit {
                     .open(path)?,
             ),
         };
-        let (sender, receiver) = mpsc::sync_channel::<AuditEvent>(QUEUE);
+        let (sender, receiver) = mpsc::sync_channel::<Box<AuditEvent>>(QUEUE);
         std::thread::Builder::new()
             .name("stagedoor-audit".into())
             .spawn(move || {
@@ -177,6 +180,7 @@ impl Audit {
                         eprintln!("stagedoor: cannot write the audit log");
                     }
                     buffer.clear();
+                    std::thread::sleep(WRITE_INTERVAL);
                 }
             })?;
         Ok(Self {
@@ -190,7 +194,7 @@ impl Audit {
 
     pub fn record(&self, event: AuditEvent) {
         if let Some(sender) = &self.sender
-            && sender.send(event).is_err()
+            && sender.send(Box::new(event)).is_err()
         {
             tracing::error!("the audit writer has stopped; an audit event was lost");
         }

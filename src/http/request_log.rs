@@ -28,7 +28,7 @@ pub async fn log_request(
         .get(HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_well_formed(id))
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+        .map_or_else(next_id, str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -52,6 +52,25 @@ pub async fn log_request(
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// A process-unique id without a system call per request: a random prefix chosen at start-up
+/// (so replicas differ) and a counter.
+fn next_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: LazyLock<u32> = LazyLock::new(|| {
+        let mut bytes = [0u8; 4];
+        // Without randomness the ids are still unique within this process.
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+        u32::from_le_bytes(bytes)
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:08x}{:016x}",
+        *PREFIX,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn is_well_formed(id: &str) -> bool {
