@@ -7,6 +7,7 @@
 
 mod offline;
 mod online;
+mod services;
 mod tls;
 
 use serde::Serialize;

@@ -1,0 +1,211 @@
+//! The service's parts: those that outlive a configuration reload, and those built from it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{Dependencies, StartError};
+use crate::admin::AdminAuth;
+use crate::audit::Audit;
+use crate::catalog::{CatalogClient, CatalogCredentials};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::exchange::TokenExchange;
+use crate::http::{self, AppState};
+use crate::keys::{KeyManager, Rotation};
+use crate::metrics::Metrics;
+use crate::oauth::flow::OAuthProvider;
+use crate::oauth::sealed::Sealer;
+use crate::providers::guest::GuestProvider;
+use crate::sessions::SessionManager;
+use crate::store::Store;
+use crate::tokens::TokenIssuer;
+use crate::user_info::UserInfoWriter;
+
+/// What outlives a configuration reload: the database, the keys (so tokens stay valid and
+/// in-flight sign-ins can finish), the audit trail and the metrics.
+pub struct Core {
+    pub clock: SharedClock,
+    pub store: Store,
+    pub audit: Audit,
+    pub metrics: Arc<Metrics>,
+    pub http: reqwest::Client,
+    pub keys: Arc<KeyManager>,
+    pub plugin_keys: Arc<KeyManager>,
+    pub sealer: Arc<Sealer>,
+    /// Set once the first keys are published (see [`KeyManager::prepare`]).
+    pub keys_ready: Arc<AtomicBool>,
+}
+
+impl Core {
+    pub async fn start(settings: &Settings, deps: Dependencies) -> Result<Self, StartError> {
+        let clock = deps.clock;
+        let store = Store::connect(&settings.database).await?;
+        let audit =
+            Audit::start(&settings.audit).map_err(|error| StartError::Audit(error.to_string()))?;
+        let metrics = Arc::new(Metrics::new());
+        let rotation = Rotation {
+            every_ms: settings.key_rotation_ms,
+            token_lifetime_ms: settings.token_lifetime_secs * 1000,
+        };
+        let observers = (audit.clone(), metrics.clone());
+        let keys = KeyManager::for_user_tokens(
+            &settings.key_store,
+            &store,
+            clock.clone(),
+            rotation,
+            observers.clone(),
+        )
+        .await?;
+        let plugin_keys = KeyManager::for_plugin_tokens(&store, clock.clone(), observers).await?;
+        let http =
+            crate::outbound::client().map_err(|error| StartError::Http(error.to_string()))?;
+        let candidate = Sealer::generate_key()
+            .ok_or(StartError::Http("no randomness for the sealing key".into()))?;
+        let sealer = Sealer::new(&store.sealing_key(&candidate).await?).ok_or(StartError::Http(
+            "the stored sealing key is not a 32-byte key".into(),
+        ))?;
+        let core = Self {
+            clock,
+            store,
+            audit,
+            metrics,
+            http,
+            keys: Arc::new(keys),
+            plugin_keys: Arc::new(plugin_keys),
+            sealer: Arc::new(sealer),
+            keys_ready: Arc::new(AtomicBool::new(false)),
+        };
+        core.prepare_keys_in_background();
+        Ok(core)
+    }
+
+    /// Publishes this replica's first keys while it already serves (readiness waits for
+    /// them), retrying while the database is away.
+    fn prepare_keys_in_background(&self) {
+        let (keys, plugin_keys, ready) = (
+            self.keys.clone(),
+            self.plugin_keys.clone(),
+            self.keys_ready.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                match tokio::try_join!(keys.prepare(), plugin_keys.prepare()) {
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(
+                            "publishing the first signing keys failed, retrying: {error}"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            ready.store(true, Ordering::Release);
+        });
+    }
+
+    pub(super) fn of(state: &AppState) -> Self {
+        Self {
+            clock: state.clock.clone(),
+            store: state.store.clone(),
+            audit: state.audit.clone(),
+            metrics: state.metrics.clone(),
+            http: state.http.clone(),
+            keys: state.keys.clone(),
+            plugin_keys: state.plugin_keys.clone(),
+            sealer: state.sealer.clone(),
+            keys_ready: state.keys_ready.clone(),
+        }
+    }
+
+    /// Everything the configuration decides, around this core.
+    pub fn assemble(self, settings: Settings) -> Result<AppState, StartError> {
+        let Core {
+            clock,
+            store,
+            audit,
+            metrics,
+            http,
+            keys,
+            plugin_keys,
+            sealer,
+            keys_ready,
+        } = self;
+        let issuer = TokenIssuer::new(
+            &settings,
+            keys.clone(),
+            clock.clone(),
+            UserInfoWriter::new(store.clone(), clock.clone()),
+        );
+        let credentials = CatalogCredentials::new(
+            settings.catalog.auth.clone(),
+            plugin_keys.clone(),
+            clock.clone(),
+        );
+        let catalog = Arc::new(
+            CatalogClient::new(settings.catalog.clone(), credentials, http.clone())
+                .with_metrics(metrics.clone()),
+        );
+        let mut by_provider: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for environment in &settings.oauth {
+            by_provider
+                .entry(environment.provider.clone())
+                .or_default()
+                .push(environment.clone());
+        }
+        let oauth = by_provider
+            .into_iter()
+            .map(|(id, environments)| {
+                let provider = OAuthProvider::new(&id, environments, &http, &metrics);
+                (id, provider)
+            })
+            .collect();
+        let guest = settings
+            .guest
+            .clone()
+            .map(|guest| GuestProvider::new(guest, settings.development, clock.clone()));
+        for provider in &settings.unsupported_providers {
+            tracing::warn!(
+                "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
+            );
+        }
+        let sessions = match &settings.sessions {
+            Some(sessions) => Some(
+                SessionManager::new(sessions, store.clone(), clock.clone())
+                    .ok_or(StartError::Http("cannot derive the session key".into()))?,
+            ),
+            None => None,
+        };
+        let exchange = settings.token_exchange.as_ref().map(|exchange| {
+            TokenExchange::new(exchange, &settings.external_base_url, &http, clock.clone())
+        });
+        Ok(AppState {
+            exchange,
+            openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
+            admin: AdminAuth::new(&settings.admin, &http),
+            settings,
+            clock,
+            store,
+            keys,
+            plugin_keys,
+            catalog,
+            issuer,
+            guest,
+            oauth,
+            sealer,
+            sessions,
+            audit,
+            metrics,
+            http,
+            keys_ready,
+        })
+    }
+}
+
+pub async fn build_state(
+    settings: Settings,
+    deps: Dependencies,
+) -> Result<Arc<AppState>, StartError> {
+    let core = Core::start(&settings, deps).await?;
+    Ok(Arc::new(core.assemble(settings)?))
+}

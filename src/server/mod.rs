@@ -1,0 +1,191 @@
+//! Assembles the service from settings and injected dependencies, and serves it.
+
+mod core;
+mod reload;
+
+pub use core::{Core, build_state};
+use reload::reload_on_hangup;
+pub use reload::{ConfigLoader, reload};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{MetricsSettings, Settings};
+use crate::http::{self, AppState, SharedState};
+use crate::keys::KeyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("stagedoor.database: {0}")]
+    Store(#[from] StoreError),
+    #[error("auth.keyStore: {0}")]
+    Keys(#[from] KeyError),
+    #[error("stagedoor.listen: cannot listen on {address}: {source}; choose a free host and port")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("stagedoor.audit.path: cannot open the audit log: {0}")]
+    Audit(String),
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
+    #[error("the server stopped with an error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What varies between production and tests.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub clock: SharedClock,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
+    let address = format!("{}:{}", settings.listen_host, settings.listen_port);
+    TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Serves until SIGTERM or SIGINT, letting in-flight requests finish. SIGHUP reloads the
+/// configuration with `loader`; a configuration that does not load leaves the current one in
+/// force.
+pub async fn run(
+    settings: Settings,
+    deps: Dependencies,
+    loader: Option<ConfigLoader>,
+) -> Result<(), StartError> {
+    let listener = bind(&settings).await?;
+    let metrics_listener = match &settings.metrics {
+        MetricsSettings::Separate { host, port } => {
+            let address = format!("{host}:{port}");
+            Some(
+                TcpListener::bind(&address)
+                    .await
+                    .map_err(|source| StartError::Bind { address, source })?,
+            )
+        }
+        _ => None,
+    };
+    let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(
+            "stagedoor listening on http://{address}{}",
+            http::MOUNT_PATH
+        );
+    }
+    if let Some(listener) = metrics_listener {
+        let router = http::metrics_router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!("the metrics endpoint stopped: {error}");
+            }
+        });
+    }
+    if let Some(loader) = loader {
+        tokio::spawn(reload_on_hangup(shared.clone(), loader));
+    }
+    axum::serve(listener, with_peer_addresses(http::router(shared)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
+}
+
+/// Handlers see the peer address (recorded with a session).
+fn with_peer_addresses(
+    router: axum::Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr> {
+    router.into_make_service_with_connect_info::<SocketAddr>()
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!("cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}
+
+/// A server running in the background of this process (tests, embedding).
+pub struct RunningServer {
+    pub address: SocketAddr,
+    shared: SharedState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(settings: Settings, deps: Dependencies) -> Result<Self, StartError> {
+        let listener = bind(&settings).await?;
+        let address = listener.local_addr().map_err(StartError::Serve)?;
+        let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let router = http::router(shared.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, with_peer_addresses(router))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            address,
+            shared,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    /// The configuration in force now, with everything built from it.
+    pub fn state(&self) -> Arc<AppState> {
+        self.shared.load_full()
+    }
+
+    /// Replaces the configuration, as SIGHUP does.
+    pub fn reload(&self, settings: Settings) -> Result<(), StartError> {
+        reload(&self.shared, settings)
+    }
+
+    /// `http://127.0.0.1:<port>/api/auth`
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.address, http::MOUNT_PATH)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
