@@ -12,7 +12,6 @@ use super::{Exchanged, Progress, TokenExchange, request};
 use crate::audit::AuditEvent;
 use crate::http::AppState;
 use crate::http::error::json_response;
-use crate::sessions::ClientInfo;
 
 #[derive(Serialize)]
 struct Granted<'a> {
@@ -47,18 +46,9 @@ async fn answer(state: &AppState, exchange: &TokenExchange, parts: &Parts, body:
     } else {
         Err(ExchangeError::MethodNotAllowed)
     };
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
     let mut event = AuditEvent::new("token_exchange")
-        .client(&ClientInfo::from_request(&parts.headers, peer))
-        .request_id(
-            parts
-                .headers
-                .get("x-request-id")
-                .and_then(|value| value.to_str().ok()),
-        );
+        .client(&crate::http::client_info(parts))
+        .request_id(crate::http::request_id(parts));
     if let Some(issuer) = &progress.issuer {
         event = event.provider(issuer);
     }

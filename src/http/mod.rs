@@ -303,7 +303,7 @@ async fn oauth_route(
 }
 
 /// The browser as the request describes it (user agent, forwarded or peer address).
-fn client_info(request: &Parts) -> crate::sessions::ClientInfo {
+pub(crate) fn client_info(request: &Parts) -> crate::sessions::ClientInfo {
     let peer = request
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -311,7 +311,8 @@ fn client_info(request: &Parts) -> crate::sessions::ClientInfo {
     crate::sessions::ClientInfo::from_request(&request.headers, peer)
 }
 
-fn request_id(request: &Parts) -> Option<&str> {
+/// The id the request log gave this request.
+pub(crate) fn request_id(request: &Parts) -> Option<&str> {
     request
         .extensions
         .get::<request_log::RequestId>()
