@@ -37,23 +37,6 @@ jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(url)), { algorithms: ['ES2
     NodeBackend::node_script(script, &[jwks_url, token]).await
 }
 
-/// Asks Backstage's own `DefaultUserInfoService` (what every backend plugin uses for
-/// ownership) about `token`, with discovery pointing `auth` at stagedoor.
-async fn node_user_info(auth_url: &str, token: &str) -> Result<serde_json::Value, String> {
-    let script = r#"
-const path = require('path');
-const base = path.dirname(require.resolve('@backstage/backend-defaults/package.json'));
-const { DefaultUserInfoService } = require(path.join(base, 'dist/entrypoints/userInfo/DefaultUserInfoService.cjs.js'));
-const [authUrl, token] = process.argv.slice(1);
-const service = new DefaultUserInfoService({ discovery: { getBaseUrl: async () => authUrl } });
-const credentials = { $$type: '@backstage/BackstageCredentials', version: 'v1', principal: { type: 'user' }, token };
-service.getUserInfo(credentials)
-  .then(info => console.log(JSON.stringify(info)))
-  .catch(e => { console.error(e.message); process.exit(1); });
-"#;
-    NodeBackend::node_script(script, &[auth_url, token]).await
-}
-
 #[tokio::test]
 async fn backstage_user_info_service_reads_ownership_from_stagedoor() {
     let server = TestServer::start(&["auth:\n  providers:\n    guest:\n      ownershipEntityRefs: [user:development/guest, group:default/team-a]\n"]).await;
@@ -65,12 +48,14 @@ async fn backstage_user_info_service_reads_ownership_from_stagedoor() {
     });
     let base = server.server.base_url();
     assert_eq!(
-        node_user_info(&base, token).await.expect("user token"),
+        NodeBackend::user_info(&base, token)
+            .await
+            .expect("user token"),
         expected
     );
     let limited = jose::limited_token(token);
     assert_eq!(
-        node_user_info(&base, &limited)
+        NodeBackend::user_info(&base, &limited)
             .await
             .expect("limited token"),
         expected

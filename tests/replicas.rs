@@ -773,47 +773,6 @@ async fn database_outage_answers_503_and_recovers_without_restart() {
     eprintln!("{:?}: all verified after the outage", started.elapsed());
 }
 
-/// A P-256 key pair as PKCS#8 and SPKI PEM files; returns their paths.
-fn write_static_key(dir: &std::path::Path, name: &str) -> (String, String) {
-    use base64::Engine;
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
-        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        &rng,
-    )
-    .unwrap();
-    let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
-        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        pkcs8.as_ref(),
-        &rng,
-    )
-    .unwrap();
-    // SubjectPublicKeyInfo for a P-256 key: fixed prefix, then the uncompressed point.
-    let mut spki = [
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ]
-    .to_vec();
-    spki.extend_from_slice(ring::signature::KeyPair::public_key(&pair).as_ref());
-    let pem = |label: &str, der: &[u8]| {
-        let body = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|chunk| std::str::from_utf8(chunk).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    };
-    let private = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    std::fs::write(&private, pem("PRIVATE KEY", pkcs8.as_ref())).unwrap();
-    std::fs::write(&public, pem("PUBLIC KEY", &spki)).unwrap();
-    (private.display().to_string(), public.display().to_string())
-}
-
 /// `auth.keyStore` with static keys, the first of which signs.
 fn static_keys_config(keys: &[(&str, &(String, String))]) -> String {
     let mut yaml =
@@ -834,8 +793,8 @@ async fn rolling_restart_to_a_new_static_signing_key_without_downtime() {
     let _serial = SERIAL.lock().await;
     let started = Instant::now();
     let keys_dir = tempfile::tempdir().unwrap();
-    let k1 = write_static_key(keys_dir.path(), "k1");
-    let k2 = write_static_key(keys_dir.path(), "k2");
+    let k1 = common::jose::write_static_key(keys_dir.path(), "k1");
+    let k2 = common::jose::write_static_key(keys_dir.path(), "k2");
     let before = static_keys_config(&[("k1", &k1), ("k2", &k2)]);
     let after = static_keys_config(&[("k2", &k2), ("k1", &k1)]);
 

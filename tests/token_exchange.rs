@@ -40,23 +40,6 @@ async fn audit_events(path: &Path, count: usize) -> Vec<Value> {
     }
 }
 
-/// Backstage's own `DefaultUserInfoService` (what backend plugins use for ownership) asked
-/// about `token`, with discovery pointing `auth` at stagedoor.
-async fn node_user_info(auth_url: &str, token: &str) -> Result<Value, String> {
-    let script = r#"
-const path = require('path');
-const base = path.dirname(require.resolve('@backstage/backend-defaults/package.json'));
-const { DefaultUserInfoService } = require(path.join(base, 'dist/entrypoints/userInfo/DefaultUserInfoService.cjs.js'));
-const [authUrl, token] = process.argv.slice(1);
-const service = new DefaultUserInfoService({ discovery: { getBaseUrl: async () => authUrl } });
-const credentials = { $$type: '@backstage/BackstageCredentials', version: 'v1', principal: { type: 'user' }, token };
-service.getUserInfo(credentials)
-  .then(info => console.log(JSON.stringify(info)))
-  .catch(e => { console.error(e.message); process.exit(1); });
-"#;
-    NodeBackend::node_script(script, &[auth_url, token]).await
-}
-
 #[tokio::test]
 async fn a_machine_token_becomes_a_catalog_identity_the_node_backend_accepts() {
     let idp = Idp::start_with(
@@ -139,9 +122,12 @@ stagedoor:
         "ownershipEntityRefs": ["user:default/bot-ci-bot", "group:default/team-b", "group:default/platform"],
     });
     let base = server.server.base_url();
-    assert_eq!(node_user_info(&base, token).await.unwrap(), expected);
     assert_eq!(
-        node_user_info(&base, &jose::limited_token(token))
+        NodeBackend::user_info(&base, token).await.unwrap(),
+        expected
+    );
+    assert_eq!(
+        NodeBackend::user_info(&base, &jose::limited_token(token))
             .await
             .unwrap(),
         expected

@@ -175,53 +175,11 @@ async fn memory_key_store_publishes_and_rotates_in_process() {
     jose::verify(&token, &server.jwks().await).expect("verifies");
 }
 
-fn write_static_key(dir: &std::path::Path, name: &str) -> (String, String) {
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
-        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        &rng,
-    )
-    .unwrap();
-    let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
-        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        pkcs8.as_ref(),
-        &rng,
-    )
-    .unwrap();
-    // SubjectPublicKeyInfo for a P-256 key: fixed prefix, then the uncompressed point.
-    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
-    spki.extend_from_slice(ring::signature::KeyPair::public_key(&pair).as_ref());
-    let pem = |label: &str, der: &[u8]| {
-        let body = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    };
-    let private = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    std::fs::write(&private, pem("PRIVATE KEY", pkcs8.as_ref())).unwrap();
-    std::fs::write(&public, pem("PUBLIC KEY", &spki)).unwrap();
-    (private.display().to_string(), public.display().to_string())
-}
-
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn static_keys_sign_with_the_first_and_publish_all() {
     let dir = tempfile::tempdir().unwrap();
-    let (private_a, public_a) = write_static_key(dir.path(), "a");
-    let (private_b, public_b) = write_static_key(dir.path(), "b");
+    let (private_a, public_a) = jose::write_static_key(dir.path(), "a");
+    let (private_b, public_b) = jose::write_static_key(dir.path(), "b");
     let config = format!(
         r#"
 auth:
@@ -256,8 +214,8 @@ auth:
 #[tokio::test]
 async fn mismatched_static_key_pair_is_a_start_up_error_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (private_a, _) = write_static_key(dir.path(), "a");
-    let (_, public_b) = write_static_key(dir.path(), "b");
+    let (private_a, _) = jose::write_static_key(dir.path(), "a");
+    let (_, public_b) = jose::write_static_key(dir.path(), "b");
     let config = format!(
         "auth:\n  keyStore:\n    provider: static\n    static:\n      keys:\n        - {{ keyId: k, privateKeyFile: \"{private_a}\", publicKeyFile: \"{public_b}\" }}\n"
     );

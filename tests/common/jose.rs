@@ -95,3 +95,46 @@ pub fn now_secs() -> i64 {
         .expect("time")
         .as_secs() as i64
 }
+
+/// A fresh P-256 key pair as PKCS#8 and SPKI PEM files in `dir`; returns their paths.
+pub fn write_static_key(dir: &std::path::Path, name: &str) -> (String, String) {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .unwrap();
+    // SubjectPublicKeyInfo for a P-256 key: fixed prefix, then the uncompressed point.
+    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    spki.extend_from_slice(ring::signature::KeyPair::public_key(&pair).as_ref());
+    let pem = |label: &str, der: &[u8]| {
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    std::fs::write(&private, pem("PRIVATE KEY", pkcs8.as_ref())).unwrap();
+    std::fs::write(&public, pem("PUBLIC KEY", &spki)).unwrap();
+    (private.display().to_string(), public.display().to_string())
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}

@@ -139,4 +139,21 @@ impl NodeBackend {
             Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
         }
     }
+
+    /// Asks Backstage's own `DefaultUserInfoService` (what every backend plugin uses for
+    /// ownership) about `token`, with discovery pointing `auth` at stagedoor.
+    pub async fn user_info(auth_url: &str, token: &str) -> Result<serde_json::Value, String> {
+        let script = r#"
+    const path = require('path');
+    const base = path.dirname(require.resolve('@backstage/backend-defaults/package.json'));
+    const { DefaultUserInfoService } = require(path.join(base, 'dist/entrypoints/userInfo/DefaultUserInfoService.cjs.js'));
+    const [authUrl, token] = process.argv.slice(1);
+    const service = new DefaultUserInfoService({ discovery: { getBaseUrl: async () => authUrl } });
+    const credentials = { $$type: '@backstage/BackstageCredentials', version: 'v1', principal: { type: 'user' }, token };
+    service.getUserInfo(credentials)
+      .then(info => console.log(JSON.stringify(info)))
+      .catch(e => { console.error(e.message); process.exit(1); });
+    "#;
+        Self::node_script(script, &[auth_url, token]).await
+    }
 }
