@@ -140,6 +140,7 @@ fn init_logging(settings: &LoggingSettings) {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .fmt_fields(crate::logging::EscapedFields)
             .init(),
     }
 }

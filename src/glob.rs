@@ -36,8 +36,44 @@ impl OriginPatterns {
     }
 }
 
+/// Whether an origin pattern's host is a bare wildcard or a wildcard over a top-level domain
+/// (`*`, `https://*`, `https://*.com`, `*://*:8443`): at least two literal labels must follow
+/// the last `*` of the host.
+pub fn is_too_broad(pattern: &str) -> bool {
+    let after_scheme = pattern.split_once("://").map_or(pattern, |(_, rest)| rest);
+    let host = after_scheme.split([':', '/']).next().unwrap_or_default();
+    let Some(star) = host.rfind('*') else {
+        return host.is_empty();
+    };
+    let suffix = host[star + 1..].trim_start_matches(['.', '-']);
+    suffix.split('.').filter(|label| !label.is_empty()).count() < 2
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patterns_over_whole_schemes_are_too_broad() {
+        for broad in [
+            "*",
+            "https://*",
+            "*://*",
+            "https://*:8443",
+            "https://*.com",
+            "http://**",
+            "https://*.*",
+        ] {
+            assert!(super::is_too_broad(broad), "{broad}");
+        }
+        for narrow in [
+            "https://*.preview.example.com",
+            "https://pr-*.example.com",
+            "http://localhost:*",
+            "https://backstage.example.com",
+        ] {
+            assert!(!super::is_too_broad(narrow), "{narrow}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -182,6 +182,34 @@ async fn a_healthy_set_up_passes_and_each_breakage_is_named() {
 }
 
 #[test]
+fn offline_checks_flag_risky_settings() {
+    let risky = doctor(
+        &[
+            "auth:\n  providers:\n    oidc:\n      development:\n        metadataUrl: http://idp.internal.example/.well-known/openid-configuration\n        clientId: backstage\n        clientSecret: ${S}\n        additionalScopes: [offline_access]\nstagedoor:\n  listen: { host: 0.0.0.0 }\n",
+        ],
+        &[("S", "s")],
+        true,
+    );
+    assert_eq!(risky.code, 0, "warnings: {:#}", risky.report);
+    assert!(risky.has(
+        "warning",
+        "auth.providers.oidc.development",
+        "over plain http"
+    ));
+    assert!(risky.has(
+        "warning",
+        "auth.providers.guest.dangerouslyAllowOutsideDevelopment",
+        "anyone who can reach /api/auth"
+    ));
+    assert!(risky.has("warning", "stagedoor.metrics", "without authentication"));
+    // None of these where they are not risky: a local IdP, metrics on loopback only.
+    let quiet = doctor(&["stagedoor:\n  development: true\n"], &[], true);
+    assert!(!quiet.has("warning", "", "plain http"));
+    assert!(!quiet.has("warning", "stagedoor.metrics", ""));
+    assert!(!quiet.has("warning", "auth.providers.guest", ""));
+}
+
+#[test]
 fn offline_checks_catch_shapes_scopes_secrets_and_cors() {
     // Okta's audience with the auth server's path in it: every endpoint would be wrong.
     let okta = doctor(

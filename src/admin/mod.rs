@@ -20,7 +20,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::entity_ref::EntityRef;
 use crate::http::error::{ApiError, json_response};
 use crate::oauth::flow::Query;
-use crate::sessions::SessionManager;
+use crate::sessions::{ClientInfo, SessionManager};
 use crate::store::SessionRow;
 
 pub struct AdminApi<'a> {
@@ -28,6 +28,9 @@ pub struct AdminApi<'a> {
     pub sessions: Option<&'a SessionManager>,
     pub audit: &'a Audit,
     pub now_secs: i64,
+    /// Who sent the request, for the audit trail.
+    pub client: ClientInfo,
+    pub request_id: Option<&'a str>,
 }
 
 impl AdminApi<'_> {
@@ -43,7 +46,7 @@ impl AdminApi<'_> {
             Ok(caller) => caller,
             Err(reason) => {
                 self.audit
-                    .record(AuditEvent::new("admin_access").failure(reason.clone()));
+                    .record(self.event("admin_access").failure(reason.clone()));
                 return Err(ApiError::authentication(reason));
             }
         };
@@ -58,6 +61,12 @@ impl AdminApi<'_> {
             (&Method::GET, ["sessions"]) => {
                 let user = user_param(query)?;
                 let rows = store.user_sessions(&user, now).await.map_err(store_error)?;
+                self.audit.record(
+                    self.event("sessions_listed")
+                        .success()
+                        .user(&user)
+                        .actor(caller.to_string()),
+                );
                 let items: Vec<Value> = rows.iter().map(session_json).collect();
                 Ok(json_response(StatusCode::OK, &json!({ "items": items })))
             }
@@ -68,6 +77,13 @@ impl AdminApi<'_> {
                     .await
                     .map_err(store_error)?;
                 tracing::info!(%caller, user = %user, revoked, "revoked all sessions of a user");
+                self.audit.record(
+                    self.event("sessions_revoked")
+                        .success()
+                        .user(&user)
+                        .reason(format!("revoked {revoked} sessions"))
+                        .actor(caller.to_string()),
+                );
                 Ok(json_response(
                     StatusCode::OK,
                     &json!({ "revoked": revoked }),
@@ -80,7 +96,7 @@ impl AdminApi<'_> {
                 }
                 let user = session.map(|row| row.user_entity_ref).unwrap_or_default();
                 self.audit.record(
-                    AuditEvent::new("session_revoked")
+                    self.event("session_revoked")
                         .success()
                         .user(&user)
                         .subject(*id)
@@ -93,6 +109,15 @@ impl AdminApi<'_> {
                 rest.join("/")
             ))),
         }
+    }
+}
+
+impl AdminApi<'_> {
+    /// An event about this request: its client and request id.
+    fn event(&self, name: &'static str) -> AuditEvent {
+        AuditEvent::new(name)
+            .client(&self.client)
+            .request_id(self.request_id)
     }
 }
 

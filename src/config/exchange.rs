@@ -113,6 +113,7 @@ pub struct ExchangeIssuerSettings {
 pub(super) fn token_exchange_settings(
     v: &mut Validator,
     raw: Option<&RawTokenExchange>,
+    development: bool,
 ) -> Option<TokenExchangeSettings> {
     let raw = raw?;
     if raw.issuers.is_empty() {
@@ -124,7 +125,7 @@ pub(super) fn token_exchange_settings(
     let mut issuers: Vec<ExchangeIssuerSettings> = Vec::new();
     for (index, entry) in raw.issuers.iter().enumerate() {
         let path = format!("{BASE}.issuers.{index}");
-        if let Some(settings) = issuer_settings(v, &path, entry) {
+        if let Some(settings) = issuer_settings(v, &path, entry, development) {
             if issuers.iter().any(|other| other.issuer == settings.issuer) {
                 v.problem(
                     &format!("{path}.issuer"),
@@ -173,6 +174,7 @@ fn issuer_settings(
     v: &mut Validator,
     path: &str,
     raw: &RawExchangeIssuer,
+    development: bool,
 ) -> Option<ExchangeIssuerSettings> {
     let Some(issuer) = raw.issuer.as_deref().map(str::trim) else {
         v.problem(
@@ -181,7 +183,7 @@ fn issuer_settings(
         );
         return None;
     };
-    v.url(&format!("{path}.issuer"), issuer);
+    v.key_source_url(&format!("{path}.issuer"), issuer, development);
     let keys = match (&raw.jwks_url, &raw.metadata_url) {
         (Some(_), Some(_)) => {
             v.problem(
@@ -191,11 +193,11 @@ fn issuer_settings(
             return None;
         }
         (Some(url), None) => {
-            v.url(&format!("{path}.jwksUrl"), url);
+            v.key_source_url(&format!("{path}.jwksUrl"), url, development);
             KeySource::Jwks(url.clone())
         }
         (None, Some(url)) => {
-            v.url(&format!("{path}.metadataUrl"), url);
+            v.key_source_url(&format!("{path}.metadataUrl"), url, development);
             KeySource::Discovery(url.clone())
         }
         (None, None) => KeySource::Discovery(format!(

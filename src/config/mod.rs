@@ -5,6 +5,7 @@ mod catalog;
 mod database;
 pub mod duration;
 mod exchange;
+mod listen;
 pub mod model;
 mod operations;
 mod providers;
@@ -25,7 +26,9 @@ pub use exchange::{
 };
 pub use operations::{LogFormat, LoggingSettings, MetricsSettings};
 pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
-pub use validate::{CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings};
+pub use validate::{
+    CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings, is_loopback,
+};
 
 /// Top-level sections whose unresolved `${VAR}` references stop start-up. References elsewhere
 /// belong to other plugins: they are dropped, as Backstage would leave them undefined.

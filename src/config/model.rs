@@ -208,7 +208,7 @@ pub enum RawDiscoveryTarget {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawStagedoor {
-    pub listen: RawListen,
+    pub listen: super::listen::RawServerListen,
     pub base_url: Option<String>,
     pub database: Option<String>,
     pub database_pool: Option<RawDatabasePool>,

@@ -68,6 +68,29 @@ fn has_url_password(text: &str) -> bool {
         .is_some_and(|(_, password)| is_literal(password))
 }
 
+/// Bits a secret's characters carry, estimated from their frequencies (Shannon): one repeated
+/// character has none, a 32-character `openssl rand -base64 24` has about 140.
+pub(super) fn estimated_bits(secret: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    let mut total = 0usize;
+    for c in secret.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+        total += 1;
+    }
+    let total_f = total as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&count| {
+            let p = count as f64 / total_f;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * total_f
+}
+
+/// Below this a secret is refused as guessable (a random 32-character hex string has ~115).
+pub(super) const MIN_SECRET_BITS: f64 = 96.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;

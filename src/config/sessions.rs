@@ -5,9 +5,11 @@ use url::Url;
 
 use super::catalog::plugin_base_url;
 use super::model::{RawAdmin, RawDiscoveryEndpoint, RawSessions};
+use super::secrets::{MIN_SECRET_BITS, estimated_bits};
 use super::validate::Validator;
 
 const MIN_SECRET_CHARS: usize = 32;
+const LOW_ENTROPY: &str = "is long enough but barely random (repeated or patterned characters); generate one with openssl rand -base64 32";
 
 #[derive(Clone)]
 pub struct SessionSettings {
@@ -71,6 +73,8 @@ pub(super) fn session_settings(
             "stagedoor.sessions.secret",
             format!("is {} characters long; use at least {MIN_SECRET_CHARS} random characters (openssl rand -base64 32)", secret.chars().count()),
         );
+    } else if estimated_bits(secret) < MIN_SECRET_BITS {
+        v.problem("stagedoor.sessions.secret", LOW_ENTROPY);
     }
     Some(SessionSettings {
         secret: secret.to_owned(),
@@ -92,6 +96,8 @@ pub(super) fn admin_settings(
                 &format!("stagedoor.admin.tokens.{index}"),
                 format!("is too short to be a secret; use at least {MIN_SECRET_CHARS} random characters from the environment, e.g. ${{STAGEDOOR_ADMIN_TOKEN}}"),
             );
+        } else if estimated_bits(token.trim()) < MIN_SECRET_BITS {
+            v.problem(&format!("stagedoor.admin.tokens.{index}"), LOW_ENTROPY);
         }
     }
     let mut plugins = Vec::new();

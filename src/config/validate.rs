@@ -27,6 +27,10 @@ pub struct Settings {
     pub external_base_url: String,
     pub listen_host: String,
     pub listen_port: u16,
+    /// `stagedoor.listen`'s timeouts and connection cap.
+    pub connection_limits: crate::http::serve::ConnectionLimits,
+    /// Peers whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: crate::net::TrustedProxies,
     pub database: DatabaseSettings,
     pub development: bool,
     pub token_lifetime_secs: i64,
@@ -120,6 +124,17 @@ impl Validator {
         }
     }
 
+    /// A URL stagedoor trusts keys from: https, or plain http only to this machine or in
+    /// development (anyone on the path could otherwise hand stagedoor their own keys).
+    pub(super) fn key_source_url(&mut self, path: &str, value: &str, development: bool) {
+        let Some(url) = self.url(path, value) else {
+            return;
+        };
+        if url.scheme() == "http" && !development && !is_loopback(&url) {
+            self.problem(path, format!("\"{value}\" is plain http: anyone on the network path could replace the keys stagedoor trusts; use https (plain http is allowed only to localhost, or with stagedoor.development: true)"));
+        }
+    }
+
     pub(super) fn patterns(&mut self, path: &str, patterns: &[String]) -> OriginPatterns {
         OriginPatterns::new(patterns).unwrap_or_else(|message| {
             self.problem(path, message);
@@ -191,7 +206,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
-    let (listen_host, listen_port) = listen(&mut v, &raw.stagedoor);
+    let listen = super::listen::listen(&mut v, &raw.stagedoor.listen);
     let database =
         super::database::database_settings(&mut v, &raw.stagedoor, raw.backend.database.as_ref());
     let cors = raw.backend.cors.map(|cors| cors_settings(&mut v, cors));
@@ -208,8 +223,18 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         &raw.discovery.endpoints,
         backend_base_url.as_ref(),
     );
-    let token_exchange =
-        super::exchange::token_exchange_settings(&mut v, raw.stagedoor.token_exchange.as_ref());
+    let development = raw.stagedoor.development.unwrap_or(false);
+    if development && raw.auth.environment.as_deref() == Some("production") {
+        v.problem(
+            "stagedoor.development",
+            "is true while auth.environment is production: development mode lets anyone sign in as the guest; remove stagedoor.development in production",
+        );
+    }
+    let token_exchange = super::exchange::token_exchange_settings(
+        &mut v,
+        raw.stagedoor.token_exchange.as_ref(),
+        development,
+    );
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let metrics = super::operations::metrics_settings(&mut v, raw.stagedoor.metrics.as_ref());
@@ -249,10 +274,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         app_origin: app_base_url.origin().ascii_serialization(),
         app_base_url,
         external_base_url,
-        listen_host,
-        listen_port,
+        listen_host: listen.host,
+        listen_port: listen.port,
+        connection_limits: listen.limits,
+        trusted_proxies: listen.trusted_proxies,
         database,
-        development: raw.stagedoor.development.unwrap_or(false),
+        development,
         token_lifetime_secs: auth.token_lifetime_secs,
         key_rotation_ms,
         sessions,
@@ -308,21 +335,18 @@ fn external_base_url(
     backend_base_url.map(|url| format!("{}/api/auth", trim_slash(url.as_str())))
 }
 
-pub(super) fn trim_slash(url: &str) -> String {
-    url.trim_end_matches('/').to_owned()
+/// Whether `url` points at this machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
-fn listen(v: &mut Validator, stagedoor: &RawStagedoor) -> (String, u16) {
-    let host = stagedoor
-        .listen
-        .host
-        .clone()
-        .unwrap_or_else(|| "0.0.0.0".to_owned());
-    let port = match &stagedoor.listen.port {
-        None => 7007,
-        Some(port) => v.port("stagedoor.listen.port", port),
-    };
-    (host, port)
+pub(super) fn trim_slash(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
 }
 
 fn cors_settings(v: &mut Validator, cors: RawCors) -> CorsSettings {
@@ -377,6 +401,14 @@ fn auth_settings(
         v.problem("auth.identityTokenAlgorithm", format!("\"{algorithm}\" is not supported; stagedoor signs with ES256 (remove the key or set ES256)"));
     }
     let key_store = key_store(v, &auth);
+    for (index, pattern) in auth.experimental_extra_allowed_origins.iter().enumerate() {
+        if crate::glob::is_too_broad(pattern) {
+            v.problem(
+                &format!("auth.experimentalExtraAllowedOrigins.{index}"),
+                format!("\"{pattern}\" allows any site on the web (or under a whole top-level domain) to receive sign-in results; name your own domain, e.g. https://*.preview.example.com"),
+            );
+        }
+    }
     let extra_allowed_origins = v.patterns(
         "auth.experimentalExtraAllowedOrigins",
         &auth.experimental_extra_allowed_origins,

@@ -61,6 +61,14 @@ impl Finding {
     }
 }
 
+/// The doctor's warnings about risky settings, for the start-up log (`stagedoor doctor`
+/// explains them in full).
+pub fn risky_settings(settings: &crate::config::Settings) -> Vec<Finding> {
+    offline::risky_settings(settings)
+}
+
+impl Finding {}
+
 pub struct Report {
     pub findings: Vec<Finding>,
     /// The configuration did not load.

@@ -34,6 +34,7 @@ pub(super) fn checks(settings: &Settings, raw: &Value) -> Vec<Finding> {
         findings.extend(provider_checks(env, raw));
     }
     findings.extend(cors(settings));
+    findings.extend(risky_settings(settings));
     findings.push(
         Finding::new(
             Severity::Info,
@@ -186,4 +187,66 @@ fn cors(settings: &Settings) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// Settings that work but leave a door open (refused ones never get here).
+pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for env in &settings.oauth {
+        let url = match &env.endpoints {
+            crate::providers::oauth_settings::Endpoints::Discovery { metadata_url } => {
+                metadata_url.clone()
+            }
+            crate::providers::oauth_settings::Endpoints::Fixed(metadata) => {
+                metadata.token_endpoint.clone()
+            }
+        };
+        let plain = url::Url::parse(&url)
+            .is_ok_and(|url| url.scheme() == "http" && !crate::config::is_loopback(&url));
+        if plain && !settings.development {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    format!("auth.providers.{}.{}", env.provider, env.environment),
+                    format!("the IdP is reached over plain http ({url}): codes, tokens and the client secret cross the network unencrypted"),
+                )
+                .fix("use the IdP's https URL"),
+            );
+        }
+    }
+    if settings
+        .guest
+        .as_ref()
+        .is_some_and(|guest| guest.allow_outside_development)
+        && !settings.development
+    {
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                "auth.providers.guest.dangerouslyAllowOutsideDevelopment",
+                "is true: anyone who can reach /api/auth can sign in as the guest user",
+            )
+            .fix("remove the guest provider outside development, or keep it only on a private network"),
+        );
+    }
+    if settings.metrics == crate::config::MetricsSettings::MainPort
+        && !is_loopback_host(&settings.listen_host)
+    {
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                "stagedoor.metrics",
+                format!("/metrics is served without authentication on the main port ({}:{}), next to /api/auth", settings.listen_host, settings.listen_port),
+            )
+            .fix("set stagedoor.metrics.listen to a private address (e.g. {host: 0.0.0.0, port: 9464} reachable only by Prometheus), or block /metrics at the ingress"),
+        );
+    }
+    findings
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

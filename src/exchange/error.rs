@@ -19,6 +19,9 @@ pub enum ExchangeError {
     BodyTooLarge { limit_kb: u64 },
     #[error("the token endpoint only accepts POST")]
     MethodNotAllowed,
+    /// The body did not arrive within `stagedoor.listen.requestTimeout`.
+    #[error("the request body did not arrive in time")]
+    TimedOut,
     #[error("{0}")]
     UnsupportedGrantType(String),
     /// `audience` or `resource` names something other than Backstage.
@@ -48,6 +51,7 @@ impl ExchangeError {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+            Self::TimedOut => (StatusCode::REQUEST_TIMEOUT, "invalid_request"),
             Self::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
             Self::InvalidTarget(_) => (StatusCode::BAD_REQUEST, "invalid_target"),
             Self::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),

@@ -78,6 +78,18 @@ fn check_content_type(parts: &Parts) -> Result<(), ExchangeError> {
     }
 }
 
+/// Whether the body stopped because it did not arrive in time (`stagedoor.listen.requestTimeout`).
+fn is_deadline(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<crate::http::serve::BodyDeadlinePassed>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 /// Reads at most [`MAX_BODY_BYTES`], whatever the request declared (or if it is chunked).
 async fn read_body(mut body: Body) -> Result<Vec<u8>, ExchangeError> {
     let mut bytes = Vec::new();
@@ -86,8 +98,12 @@ async fn read_body(mut body: Body) -> Result<Vec<u8>, ExchangeError> {
         let Some(frame) = frame else {
             return Ok(bytes);
         };
-        let frame = frame.map_err(|_| {
-            ExchangeError::InvalidRequest("the request body could not be read".into())
+        let frame = frame.map_err(|error| {
+            if is_deadline(&error) {
+                ExchangeError::TimedOut
+            } else {
+                ExchangeError::InvalidRequest("the request body could not be read".into())
+            }
         })?;
         if let Some(data) = frame.data_ref() {
             if (bytes.len() + data.len()) as u64 > MAX_BODY_BYTES {

@@ -7,6 +7,7 @@ pub mod error;
 mod headers;
 mod health;
 pub mod request_log;
+pub mod serve;
 mod userinfo;
 mod wellknown;
 
@@ -203,6 +204,8 @@ async fn route(
                 sessions: state.sessions.as_ref(),
                 audit: &state.audit,
                 now_secs: state.clock.now_seconds(),
+                client: client_info(request, &state.settings.trusted_proxies),
+                request_id: request_id(request),
             };
             let query = Query::parse(request.uri.query());
             return admin.handle(method, rest, &query, &request.headers).await;
@@ -239,7 +242,7 @@ async fn guest_route(
             let result = guest.refresh(&state.issuer, &state.catalog).await;
             let event = AuditEvent::new("refresh")
                 .provider("guest")
-                .client(&client_info(request))
+                .client(&client_info(request, &state.settings.trusted_proxies))
                 .request_id(request_id(request));
             let event = match &result {
                 Ok(session) => event.success().user(session.user_entity_ref()),
@@ -277,7 +280,7 @@ async fn oauth_route(
         catalog: &state.catalog,
         sealer: &state.sealer,
         sessions: state.sessions.as_ref(),
-        client: client_info(request),
+        client: client_info(request, &state.settings.trusted_proxies),
         audit: &state.audit,
         metrics: &state.metrics,
         request_id: request_id(request),
@@ -302,13 +305,23 @@ async fn oauth_route(
     }
 }
 
-/// The browser as the request describes it (user agent, forwarded or peer address).
-pub(crate) fn client_info(request: &Parts) -> crate::sessions::ClientInfo {
+/// The browser as the request describes it: its user agent, and its address (the peer, or
+/// the last hop a trusted proxy forwarded).
+pub(crate) fn client_info(
+    request: &Parts,
+    trusted: &crate::net::TrustedProxies,
+) -> crate::sessions::ClientInfo {
     let peer = request
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    crate::sessions::ClientInfo::from_request(&request.headers, peer)
+    let forwarded = request
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let ip = peer.map(|peer| trusted.client_address(peer, forwarded));
+    crate::sessions::ClientInfo::from_request(&request.headers, ip)
 }
 
 /// The id the request log gave this request.

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MetricsSettings, Settings};
+use crate::http::serve::serve;
 use crate::http::{self, AppState, SharedState};
 use crate::keys::KeyError;
 use crate::store::StoreError;
@@ -83,6 +84,10 @@ pub async fn run(
         }
         _ => None,
     };
+    let limits = settings.connection_limits;
+    for finding in crate::doctor::risky_settings(&settings) {
+        tracing::warn!("{}: {} ({})", finding.check, finding.message, finding.fix);
+    }
     let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
     if let Ok(address) = listener.local_addr() {
         tracing::info!(
@@ -92,26 +97,13 @@ pub async fn run(
     }
     if let Some(listener) = metrics_listener {
         let router = http::metrics_router(shared.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!("the metrics endpoint stopped: {error}");
-            }
-        });
+        tokio::spawn(serve(listener, router, limits, std::future::pending()));
     }
     if let Some(loader) = loader {
         tokio::spawn(reload_on_hangup(shared.clone(), loader));
     }
-    axum::serve(listener, with_peer_addresses(http::router(shared)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)
-}
-
-/// Handlers see the peer address (recorded with a session).
-fn with_peer_addresses(
-    router: axum::Router,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr> {
-    router.into_make_service_with_connect_info::<SocketAddr>()
+    serve(listener, http::router(shared), limits, shutdown_signal()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -142,23 +134,20 @@ pub struct RunningServer {
     pub address: SocketAddr,
     shared: SharedState,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl RunningServer {
     pub async fn start(settings: Settings, deps: Dependencies) -> Result<Self, StartError> {
         let listener = bind(&settings).await?;
         let address = listener.local_addr().map_err(StartError::Serve)?;
+        let limits = settings.connection_limits;
         let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let router = http::router(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, with_peer_addresses(router))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
         Ok(Self {
             address,
             shared,

@@ -1,0 +1,301 @@
+//! Serving connections with limits, as Node's HTTP server has them: a deadline for a request's
+//! headers, an idle keep-alive timeout, a deadline for the whole request body, and a cap on
+//! concurrent connections (beyond it, new connections wait in the kernel's backlog), so slow
+//! or idle clients cannot hold the service's sockets and file descriptors.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use bytes::Bytes;
+use http_body::{Body as _, Frame};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tower::ServiceExt;
+
+/// `stagedoor.listen`'s connection limits; the defaults are Node's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this (Node's `headersTimeout`, 60 s).
+    pub header_timeout: Duration,
+    /// An idle keep-alive connection is closed after this (Node's `keepAliveTimeout`, 5 s).
+    pub keep_alive_timeout: Duration,
+    /// A request's body must arrive within this of its headers (Node's `requestTimeout`).
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(60),
+            keep_alive_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(300),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// The error a request body reports once its deadline has passed.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyDeadlinePassed(pub Duration);
+
+/// How often an idle connection is checked against the keep-alive timeout.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+/// How often "at the connection limit" is logged, at most.
+const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open connections
+/// finish their requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (closing, closing_rx) = watch::channel(false);
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    let mut last_limit_log: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        if permits.available_permits() == 0
+            && last_limit_log.is_none_or(|at| at.elapsed() >= LIMIT_LOG_INTERVAL)
+        {
+            last_limit_log = Some(Instant::now());
+            tracing::warn!(
+                "{} connections are open, the limit (stagedoor.listen.maxConnections); new connections wait until one closes",
+                limits.max_connections
+            );
+        }
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permit else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or a connection reset before accept: back off a
+                    // little rather than spin.
+                    tracing::warn!("accepting a connection failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            router: router.clone(),
+            limits,
+            peer,
+            closing: closing_rx.clone(),
+        };
+        let open = open.clone();
+        tokio::spawn(async move {
+            connection.run(stream).await;
+            drop(permit);
+            drop(open);
+        });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    drop(open);
+    let _ = all_closed.recv().await;
+}
+
+/// What a connection is doing, shared by its reader, its service and its watchdog.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `started` when the last response was handed over.
+    idle_since_ms: AtomicU64,
+    /// Bytes of a next request have arrived (its headers are now under the header timeout).
+    receiving: AtomicBool,
+}
+
+impl Activity {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn idle_longer_than(&self, limit: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && !self.receiving.load(Ordering::Acquire)
+            && self
+                .now_ms()
+                .saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
+                >= u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+struct Connection {
+    router: Router,
+    limits: ConnectionLimits,
+    peer: SocketAddr,
+    closing: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run(mut self, stream: TcpStream) {
+        let activity = Arc::new(Activity {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            receiving: AtomicBool::new(false),
+        });
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: activity.clone(),
+        });
+        let service = {
+            let (router, peer, activity) = (self.router.clone(), self.peer, activity.clone());
+            let request_timeout = self.limits.request_timeout;
+            hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                activity.receiving.store(false, Ordering::Release);
+                activity.in_flight.fetch_add(1, Ordering::AcqRel);
+                let mut request = request.map(|body| {
+                    if body.is_end_stream() {
+                        Body::new(body)
+                    } else {
+                        Body::new(Deadline::new(body, request_timeout))
+                    }
+                });
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let (router, activity) = (router.clone(), activity.clone());
+                async move {
+                    let response = router.oneshot(request).await;
+                    activity
+                        .idle_since_ms
+                        .store(activity.now_ms(), Ordering::Release);
+                    activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+                }
+            })
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .keep_alive(true);
+        let connection = builder.serve_connection(io, service);
+        tokio::pin!(connection);
+        let mut idle_check = tokio::time::interval(IDLE_CHECK);
+        let mut shutting_down = *self.closing.borrow();
+        if shutting_down {
+            connection.as_mut().graceful_shutdown();
+        }
+        loop {
+            tokio::select! {
+                _ = connection.as_mut() => break,
+                _ = idle_check.tick(), if !shutting_down => {
+                    if activity.idle_longer_than(self.limits.keep_alive_timeout) {
+                        shutting_down = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+                _ = self.closing.changed(), if !shutting_down => {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// The TCP stream, noting when the bytes of a new request begin to arrive.
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before && self.activity.in_flight.load(Ordering::Acquire) == 0 {
+            self.activity.receiving.store(true, Ordering::Release);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// A request body that must arrive in full before a deadline (a body trickled a byte at a
+/// time would otherwise hold its connection for ever).
+struct Deadline {
+    body: Incoming,
+    limit: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(body: Incoming, limit: Duration) -> Self {
+        Self {
+            body,
+            limit,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl http_body::Body for Deadline {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        match self.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyDeadlinePassed(self.limit).into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}

@@ -1,0 +1,133 @@
+//! Who is the client: the peer, unless the peer is a trusted proxy
+//! (`stagedoor.listen.trustedProxies`), in which case the last hop of `X-Forwarded-For` that
+//! is not itself a trusted proxy. By default no proxy is trusted and forwarding headers are
+//! ignored: any client can write them.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses. Returns the index and the text
+    /// of the first entry that is neither.
+    pub fn parse(entries: &[String]) -> Result<Self, (usize, String)> {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let entry = entry.trim();
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| (index, entry.to_owned()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn trusts(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    /// The client behind `peer`. `forwarded_for`: every `X-Forwarded-For` header value, in
+    /// the order received (each a comma-separated list, the nearest hop last).
+    pub fn client_address<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl Iterator<Item = &'a str>,
+    ) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = forwarded_for
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            // A hop that is not an address ends the walk: the proxy that wrote it is the
+            // last one known.
+            let Ok(address) = hop.parse::<IpAddr>() else {
+                return client;
+            };
+            client = address.to_canonical();
+            if !self.trusts(client) {
+                return client;
+            }
+        }
+        client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(entries: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn client(proxies: &TrustedProxies, peer: &str, headers: &[&str]) -> String {
+        proxies
+            .client_address(peer.parse().unwrap(), headers.iter().copied())
+            .to_string()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client() {
+        let none = TrustedProxies::default();
+        assert_eq!(client(&none, "203.0.113.9", &["1.1.1.1"]), "203.0.113.9");
+    }
+
+    #[test]
+    fn the_client_is_the_last_hop_that_is_not_a_trusted_proxy() {
+        let trusted = proxies(&["10.0.0.0/8", "192.0.2.1"]);
+        // The client forged the first entry; the ingress (10.0.0.5) appended the real one.
+        assert_eq!(
+            client(&trusted, "10.0.0.5", &["6.6.6.6, 198.51.100.7"]),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client(
+                &trusted,
+                "10.0.0.5",
+                &["6.6.6.6", "198.51.100.7, 192.0.2.1"]
+            ),
+            "198.51.100.7",
+            "several headers, several proxies"
+        );
+        assert_eq!(
+            client(&trusted, "203.0.113.9", &["198.51.100.7"]),
+            "203.0.113.9",
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(client(&trusted, "10.0.0.5", &[]), "10.0.0.5");
+        assert_eq!(
+            client(&trusted, "10.0.0.5", &["junk, 10.1.1.1"]),
+            "10.1.1.1",
+            "a malformed hop stops the walk"
+        );
+        assert_eq!(
+            client(&trusted, "::ffff:10.0.0.5", &["198.51.100.7"]),
+            "198.51.100.7",
+            "IPv4-mapped peers"
+        );
+    }
+
+    #[test]
+    fn entries_must_be_addresses_or_networks() {
+        assert_eq!(
+            TrustedProxies::parse(&["10.0.0.0/8".into(), "ingress".into()]).unwrap_err(),
+            (1, "ingress".to_owned())
+        );
+    }
+}
