@@ -150,9 +150,11 @@ impl TokenExchange {
 /// issued to, if the IdP names it otherwise), its verified email, `sub` as the user id.
 fn sign_in_info(subject: &Subject) -> SignInInfo {
     let mut claims = subject.claims.clone();
-    claims
-        .entry("client_id")
-        .or_insert_with(|| Value::String(subject.client_id.clone()));
+    // `{client_id}` names the client the allow-list admitted, whichever claim it came from.
+    claims.insert(
+        "client_id".to_owned(),
+        Value::String(subject.client_id.clone()),
+    );
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let email_verified = claims.get("email_verified").and_then(Value::as_bool);
     SignInInfo {

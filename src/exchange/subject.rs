@@ -40,7 +40,7 @@ fn invalid(message: impl Into<String>) -> ExchangeError {
 fn claimed_issuer<'a>(
     issuers: &'a [TrustedIssuer],
     token: &str,
-) -> Result<(usize, &'a TrustedIssuer), ExchangeError> {
+) -> Result<(usize, &'a TrustedIssuer, Option<String>), ExchangeError> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() == 5 {
         return Err(invalid(
@@ -58,6 +58,7 @@ fn claimed_issuer<'a>(
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or_else(|| invalid("the subject token's header is not base64url JSON"))?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
+    let typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
     if alg.eq_ignore_ascii_case("none") || alg.starts_with("HS") {
         return Err(invalid(format!(
             "the subject token is signed with {}, which is never accepted; tokens must be signed with the IdP's private key",
@@ -70,7 +71,7 @@ fn claimed_issuer<'a>(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("the subject token has no iss claim"))?;
-    issuers
+    let (index, trusted) = issuers
         .iter()
         .enumerate()
         .find(|(_, trusted)| trusted.settings.issuer == iss)
@@ -79,7 +80,8 @@ fn claimed_issuer<'a>(
                 "the subject token's issuer {} is not trusted",
                 quoted(iss)
             ))
-        })
+        })?;
+    Ok((index, trusted, typ))
 }
 
 pub async fn verify(
@@ -89,12 +91,13 @@ pub async fn verify(
     now_secs: i64,
     progress: &mut Progress,
 ) -> Result<Subject, ExchangeError> {
-    let (index, trusted) = claimed_issuer(issuers, token)?;
+    let (index, trusted, typ) = claimed_issuer(issuers, token)?;
     let settings = &trusted.settings;
     progress.issuer = Some(settings.issuer.clone());
     let claims = trusted.keys.verify(token, &settings.algorithms).await?;
-    let client_id = client_id(&claims, token_type);
+    let client_id = client_id(&claims, token_type)?;
     progress.client_id.clone_from(&client_id);
+    check_token_type(typ.as_deref(), &claims, token_type)?;
     let expires_at_secs = check_times(&claims, settings, now_secs)?;
     check_audience(&claims, settings)?;
     let client_id = client_id.ok_or_else(|| {
@@ -187,25 +190,67 @@ fn check_audience(
     )))
 }
 
+/// Whether the token is what `subject_token_type` says: an access token (RFC 9068 `typ`
+/// `at+jwt`) only as an access token, and as an ID token only a token without an access
+/// token's marks (`at+jwt`, `scope`/`scp`).
+fn check_token_type(
+    typ: Option<&str>,
+    claims: &Map<String, Value>,
+    token_type: SubjectTokenType,
+) -> Result<(), ExchangeError> {
+    let access_typ = typ.is_some_and(|typ| {
+        let typ = typ.to_ascii_lowercase();
+        typ == "at+jwt" || typ == "application/at+jwt"
+    });
+    let scoped = claims.contains_key("scope") || claims.contains_key("scp");
+    let mismatch = match token_type {
+        SubjectTokenType::AccessToken => None,
+        SubjectTokenType::Jwt if access_typ => Some("an access token (typ at+jwt)"),
+        SubjectTokenType::Jwt => None,
+        SubjectTokenType::IdToken if access_typ => Some("an access token (typ at+jwt)"),
+        SubjectTokenType::IdToken if scoped => Some("an access token (it carries a scope)"),
+        SubjectTokenType::IdToken => None,
+    };
+    match mismatch {
+        None => Ok(()),
+        Some(what) => Err(ExchangeError::InvalidRequest(format!(
+            "the subject token is {what}; send it with subject_token_type urn:ietf:params:oauth:token-type:access_token"
+        ))),
+    }
+}
+
 /// The client the token was issued to: `client_id`, `azp` or `cid`; for an ID token, its
-/// single audience; for other tokens, `sub` (client-credentials tokens name the client).
-pub fn client_id(claims: &Map<String, Value>, token_type: SubjectTokenType) -> Option<String> {
+/// single audience; for other tokens, `sub` (client-credentials tokens name the client). A
+/// client claim that is not a string is refused, not skipped: the allow-list and the
+/// `{client_id}` template must read the same value.
+pub fn client_id(
+    claims: &Map<String, Value>,
+    token_type: SubjectTokenType,
+) -> Result<Option<String>, ExchangeError> {
+    for name in CLIENT_CLAIMS {
+        match claims.get(name) {
+            None => continue,
+            Some(Value::String(text)) if !text.is_empty() => return Ok(Some(text.clone())),
+            Some(_) => {
+                return Err(ExchangeError::UnauthorizedClient(format!(
+                    "the subject token's {name} claim is not a client id (a non-empty string)"
+                )));
+            }
+        }
+    }
     let text = |name: &str| {
         claims
             .get(name)
             .and_then(Value::as_str)
             .filter(|value| !value.is_empty())
     };
-    if let Some(found) = CLIENT_CLAIMS.iter().find_map(|name| text(name)) {
-        return Some(found.to_owned());
-    }
-    match token_type {
+    Ok(match token_type {
         SubjectTokenType::IdToken => match audiences(claims).as_slice() {
             [single] => Some((*single).to_owned()),
             _ => None,
         },
         SubjectTokenType::AccessToken | SubjectTokenType::Jwt => text("sub").map(str::to_owned),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -267,28 +312,50 @@ mod tests {
     fn the_client_comes_from_the_usual_claims() {
         let at = SubjectTokenType::AccessToken;
         let id = SubjectTokenType::IdToken;
-        let c = |v: Value| claims(v);
+        let client = |v: Value, t| client_id(&claims(v), t).unwrap();
         assert_eq!(
-            client_id(&c(json!({"client_id": "a", "azp": "b"})), at).unwrap(),
+            client(json!({"client_id": "a", "azp": "b"}), at).unwrap(),
             "a"
         );
-        assert_eq!(
-            client_id(&c(json!({"azp": "b", "sub": "x"})), at).unwrap(),
-            "b"
+        assert_eq!(client(json!({"azp": "b", "sub": "x"}), at).unwrap(), "b");
+        assert_eq!(client(json!({"cid": "o", "sub": "x"}), at).unwrap(), "o");
+        assert_eq!(client(json!({"sub": "svc"}), at).unwrap(), "svc");
+        assert_eq!(client(json!({"sub": "u", "aud": "rp"}), id).unwrap(), "rp");
+        assert_eq!(client(json!({"sub": "u", "aud": ["a", "b"]}), id), None);
+    }
+
+    #[test]
+    fn a_client_claim_that_is_not_a_string_is_refused() {
+        let at = SubjectTokenType::AccessToken;
+        for bad in [
+            json!({"client_id": 7, "azp": "ci"}),
+            json!({"client_id": "", "azp": "ci"}),
+            json!({"azp": ["ci"]}),
+            json!({"cid": null, "sub": "ci"}),
+        ] {
+            let error = client_id(&claims(bad.clone()), at).unwrap_err();
+            assert!(
+                error.to_string().contains("is not a client id"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_token_type_must_agree_with_the_token() {
+        let (at, id, jwt) = (
+            SubjectTokenType::AccessToken,
+            SubjectTokenType::IdToken,
+            SubjectTokenType::Jwt,
         );
-        assert_eq!(
-            client_id(&c(json!({"cid": "o", "sub": "x"})), at).unwrap(),
-            "o"
-        );
-        assert_eq!(client_id(&c(json!({"sub": "svc"})), at).unwrap(), "svc");
-        assert_eq!(
-            client_id(&c(json!({"sub": "u", "aud": "rp"})), id).unwrap(),
-            "rp"
-        );
-        assert_eq!(
-            client_id(&c(json!({"sub": "u", "aud": ["a", "b"]})), id),
-            None
-        );
+        let plain = claims(json!({"sub": "u"}));
+        let scoped = claims(json!({"sub": "u", "scp": ["a"]}));
+        assert!(check_token_type(Some("at+jwt"), &plain, at).is_ok());
+        assert!(check_token_type(Some("application/at+jwt"), &plain, id).is_err());
+        assert!(check_token_type(Some("AT+JWT"), &plain, jwt).is_err());
+        assert!(check_token_type(None, &scoped, id).is_err());
+        assert!(check_token_type(Some("JWT"), &plain, id).is_ok());
+        assert!(check_token_type(None, &scoped, jwt).is_ok());
     }
 
     #[test]

@@ -159,27 +159,33 @@ impl PublicKeys {
     /// The JWKS document. A store failure or a slow store serves the last snapshot at once
     /// (stale keys are better for verifiers than a timeout) and is retried a little later.
     pub async fn jwks_body(&self) -> Bytes {
+        self.refresh_if_stale().await;
+        self.snapshot.load().body.clone()
+    }
+
+    /// Re-reads the store when the snapshot is older than [`SNAPSHOT_MAX_AGE_MS`]: one caller
+    /// re-reads, waiting at most [`JWKS_RELOAD_WAIT`]; the others use the current snapshot.
+    async fn refresh_if_stale(&self) {
         let snapshot = self.snapshot.load();
         if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < SNAPSHOT_MAX_AGE_MS {
-            return snapshot.body.clone();
+            return;
         }
-        // One request refreshes; the others keep serving the current snapshot meanwhile.
-        if let Ok(_guard) = self.reload_lock.try_lock() {
-            let reloaded = tokio::time::timeout(JWKS_RELOAD_WAIT, self.reload_locked()).await;
-            let failure = match reloaded {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error.to_string()),
-                Err(_) => Some(format!(
-                    "no answer within {} ms",
-                    JWKS_RELOAD_WAIT.as_millis()
-                )),
-            };
-            if let Some(reason) = failure {
-                tracing::warn!("serving the previous JWKS, re-reading keys failed: {reason}");
-                self.keep_serving_current();
-            }
+        let Ok(_guard) = self.reload_lock.try_lock() else {
+            return;
+        };
+        let reloaded = tokio::time::timeout(JWKS_RELOAD_WAIT, self.reload_locked()).await;
+        let failure = match reloaded {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!(
+                "no answer within {} ms",
+                JWKS_RELOAD_WAIT.as_millis()
+            )),
+        };
+        if let Some(reason) = failure {
+            tracing::warn!("serving the previous JWKS, re-reading keys failed: {reason}");
+            self.keep_serving_current();
         }
-        self.snapshot.load().body.clone()
     }
 
     /// Marks the current snapshot fresh, so the next re-read waits a full interval.
@@ -193,8 +199,10 @@ impl PublicKeys {
     }
 
     /// The key for `kid`, re-reading the store once if it is not known yet (a key another
-    /// replica has just published).
+    /// replica has just published). Like the JWKS, the snapshot is at most
+    /// [`SNAPSHOT_MAX_AGE_MS`] old, so a key deleted from the store stops being trusted.
     pub async fn verifying_key(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, KeyError> {
+        self.refresh_if_stale().await;
         if let Some(key) = self.snapshot.load().keys.get(kid) {
             return Ok(Some(key.clone()));
         }

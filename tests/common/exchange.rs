@@ -67,6 +67,13 @@ pub fn form(token: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The form of an exchange of `token` sent as `subject_token_type`.
+pub fn form_typed(token: &str, subject_token_type: &str) -> Vec<(&'static str, String)> {
+    let mut form = form(token);
+    form[2].1 = subject_token_type.to_owned();
+    form
+}
+
 pub async fn exchange(server: &TestServer, form: &[(&str, String)]) -> reqwest::Response {
     server
         .http
@@ -146,6 +153,14 @@ impl Minter {
     /// `claims` signed with this key (ES256, this kid).
     pub fn sign(&self, claims: &Value) -> String {
         sign_es256(&self.pkcs8, &self.kid, claims)
+    }
+
+    /// The same, with a `typ` header (`at+jwt` for an RFC 9068 access token).
+    pub fn sign_with_typ(&self, typ: &str, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&self.pkcs8)).expect("sign")
     }
 }
 
