@@ -372,7 +372,7 @@ async fn sessions_live_in_the_store_and_revocation_reaches_every_replica() {
 }
 
 #[tokio::test]
-async fn a_browser_signed_in_before_sessions_were_on_moves_into_a_session() {
+async fn a_browser_signed_in_before_sessions_were_on_signs_in_again() {
     let cluster = Cluster::start().await;
     let node_port = cluster.node.port;
     let legacy = TestServer::start(&[&config(&cluster.pg, &cluster.idp, node_port, false)]).await;
@@ -391,19 +391,40 @@ async fn a_browser_signed_in_before_sessions_were_on_moves_into_a_session() {
         &idp_refresh_token,
     );
 
-    // The operator turns sessions on; the next refresh converts the cookie into a handle.
-    let refreshed = cluster.refresh(&mut browser, 0).await;
-    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    // The operator turns sessions on. A refresh token held by the browser would escape "sign
+    // out everywhere" (each use would make a new session), so it is refused, and revoked at
+    // the IdP: the user signs in once more.
+    let refused = cluster.refresh(&mut browser, 0).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
     assert!(
-        refreshed
-            .set_cookies()
-            .iter()
-            .any(|cookie| cookie.starts_with("oidc-refresh-token=sd1.")),
-        "the refresh cookie now names a session: {:?}",
-        refreshed.set_cookies()
+        refused.body.contains(
+            "Refresh failed; caused by InputError: This sign-in predates server-side sessions; sign in again"
+        ),
+        "{}",
+        refused.body
     );
-    let sessions = cluster.sessions_of(1, "user:default/bob").await;
-    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(cluster.sessions_of(1, "user:default/bob").await.is_empty());
+    let grant = client()
+        .post(format!("{}/token", cluster.idp.issuer))
+        .basic_auth("backstage", Some("backstage-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", idp_refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 400, "the IdP no longer honours it");
+    assert!(grant.text().await.unwrap().contains("invalid_grant"));
+
+    sign_in_on(
+        &cluster.replicas[0],
+        &cluster.idp,
+        &mut browser,
+        "bob@example.com",
+    )
+    .await;
+    assert_eq!(cluster.sessions_of(1, "user:default/bob").await.len(), 1);
     assert_eq!(cluster.refresh(&mut browser, 1).await.status, 200);
 }
 

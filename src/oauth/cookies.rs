@@ -124,6 +124,16 @@ impl<'a> CookieWriter<'a> {
         self.push(name, sealed, &path, NONCE_MAX_AGE_SECS, None);
     }
 
+    /// Spends a sign-in: clears its nonce and flow cookies, if the request carried them.
+    pub fn clear_flow(&mut self, provider: &str, request: &RequestCookies) {
+        let path = format!("{}/handler", self.policy.base_path);
+        for name in [format!("{provider}-nonce"), format!("{provider}-flow")] {
+            if request.get(&name).is_some() {
+                self.push(&name, "", &path, 0, None);
+            }
+        }
+    }
+
     /// Writes a cookie at the base path, chunked if long, clearing chunks or the plain
     /// cookie of an earlier write.
     pub fn set_session_cookie(

@@ -23,6 +23,9 @@ pub struct Metadata {
     pub end_session_endpoint: Option<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207: the IdP sends `iss` with every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,8 @@ use url::Url;
 
 use crate::config::Problem;
 use crate::config::duration::DurationValue;
-use crate::oauth::idp::{ClientAuth, Metadata};
+use crate::http::error::{ApiError, ErrorName};
+use crate::oauth::idp::{ClientAuth, IdpError, Metadata};
 use crate::resolvers::SignIn;
 
 /// Where the IdP's endpoints come from.
@@ -65,6 +66,65 @@ pub struct Behaviour {
     pub forwarded_start_params: &'static [&'static str],
     /// Auth0's configured organization: a different one asked for at `/start` is refused.
     pub organization: Option<String>,
+    /// How IdP errors are worded to the user.
+    pub errors: ErrorWording,
+    /// The claim the strategy's profile takes `username` from (`usernameMatchingUserEntityName`,
+    /// `{username}`); `None`: its profile has none (Node's oauth2 profile is empty).
+    pub username_claim: Option<&'static str>,
+    /// Whether the profile's picture may come from userinfo; the passport presets' strategies
+    /// map no photo, so theirs comes from the ID token only (§11.0).
+    pub picture_from_userinfo: bool,
+}
+
+/// The words Node's strategy libraries put around an IdP's error (§11.0.1, §11.1, §11.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorWording {
+    /// openid-client (`oidc`): `<error> (<error_description>)`; "rejected" unless the error
+    /// is `server_error` or an `invalid…` one.
+    OpenIdClient,
+    /// passport-oauth2: the description alone; `access_denied` is "rejected".
+    Passport,
+    /// passport-auth0: every callback error is `Authentication rejected, ` with no reason.
+    Auth0,
+}
+
+impl ErrorWording {
+    /// An `error` the IdP sent back to the callback.
+    pub fn callback(self, error: &str, description: Option<&str>) -> ApiError {
+        let message = match self {
+            Self::OpenIdClient => {
+                let text = match description {
+                    Some(description) => format!("{error} ({description})"),
+                    None => error.to_owned(),
+                };
+                let verb = if error == "server_error" || error.starts_with("invalid") {
+                    "failed"
+                } else {
+                    "rejected"
+                };
+                format!("Authentication {verb}, {text}")
+            }
+            Self::Passport => {
+                let verb = if error == "access_denied" {
+                    "rejected"
+                } else {
+                    "failed"
+                };
+                format!("Authentication {verb}, {}", description.unwrap_or(error))
+            }
+            Self::Auth0 => "Authentication rejected, ".to_owned(),
+        };
+        ApiError::new(ErrorName::Error, message)
+    }
+
+    /// A failed token request during the callback.
+    pub fn token(self, error: IdpError) -> ApiError {
+        let reason = match (self, &error.error) {
+            (Self::OpenIdClient, _) | (_, None) => error.message,
+            (_, Some(code)) => error.description.unwrap_or_else(|| code.clone()),
+        };
+        ApiError::new(ErrorName::Error, format!("Authentication failed, {reason}"))
+    }
 }
 
 impl Behaviour {
@@ -80,6 +140,9 @@ impl Behaviour {
             logout: LogoutStyle::Revoke,
             forwarded_start_params: &[],
             organization: None,
+            errors: ErrorWording::OpenIdClient,
+            username_claim: Some("preferred_username"),
+            picture_from_userinfo: true,
         }
     }
 
@@ -90,6 +153,9 @@ impl Behaviour {
             profile: ProfileStyle::Passport,
             scope_on_refresh: true,
             require_id_token: false,
+            logout: LogoutStyle::ClearCookies,
+            errors: ErrorWording::Passport,
+            picture_from_userinfo: false,
             ..Self::oidc()
         }
     }
@@ -113,7 +179,10 @@ pub enum ProfileStyle {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogoutStyle {
-    /// Revoke the refresh token where the IdP advertises revocation.
+    /// Clear the cookies; the IdP is not called (the passport providers, §11.0.1).
+    ClearCookies,
+    /// Also revoke the refresh token where the IdP advertises revocation (`oidc`), best
+    /// effort: signing out never depends on the IdP.
     Revoke,
     /// Auth0: hand the browser `https://<domain>/v2/logout`.
     Auth0 { domain: String, federated: bool },

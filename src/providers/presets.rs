@@ -2,7 +2,8 @@
 //! and `oauth2` (§11.5). Each fixes the IdP's endpoints and what differs from plain OIDC.
 
 use super::oauth_settings::{
-    Behaviour, Endpoints, EnvReader, LogoutStyle, OAuthEnvSettings, UserinfoCall, common,
+    Behaviour, Endpoints, EnvReader, ErrorWording, LogoutStyle, OAuthEnvSettings, UserinfoCall,
+    common,
 };
 use crate::oauth::idp::{ClientAuth, Metadata};
 
@@ -197,6 +198,7 @@ fn auth0(reader: &mut EnvReader<'_>) -> Preset {
     let mut behaviour = Behaviour::passport(UserinfoCall::Get);
     behaviour.require_id_token_on_refresh = true;
     behaviour.logout = LogoutStyle::Auth0 { domain, federated };
+    behaviour.errors = ErrorWording::Auth0;
     behaviour.forwarded_start_params = if organization.is_some() {
         &["invitation", "screen_hint", "login_hint"]
     } else {
@@ -238,6 +240,7 @@ fn oauth2(reader: &mut EnvReader<'_>) -> Preset {
         .unwrap_or(false);
     let mut behaviour = Behaviour::passport(UserinfoCall::None);
     behaviour.verify_id_token = false;
+    behaviour.username_claim = None;
     Preset {
         metadata: Metadata {
             authorization_endpoint,

@@ -422,6 +422,10 @@ function buildProvider() {
         && !code.scopes.has('offline_access') && wantsOffline(ctx)) {
       remember(offlineCodes, code.jti);
     }
+    // A misbehaving IdP for the tests: userinfo about another subject than the ID token.
+    if (process.env.IDP_USERINFO_SUB && ctx.oidc?.route === 'userinfo' && ctx.body?.sub) {
+      ctx.body = { ...ctx.body, sub: process.env.IDP_USERINFO_SUB };
+    }
   });
   provider.on('server_error', (_ctx, err) => process.stderr.write(`idp: server_error: ${err?.stack || err}\n`));
   return { provider, handle: provider.callback() };

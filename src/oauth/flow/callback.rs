@@ -8,8 +8,9 @@ use super::{
     FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value, with_cookies,
 };
 use crate::http::error::{ApiError, ErrorName};
-use crate::oauth::cookies::RequestCookies;
+use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::frame;
+use crate::oauth::idp::Metadata;
 use crate::oauth::state::OAuthState;
 
 impl OAuthProvider {
@@ -56,52 +57,47 @@ impl OAuthProvider {
             Some(Ok(origin)) => (origin, None),
             Some(Err(error)) => (ctx.origins.app_origin.to_owned(), Some(error)),
         };
-        let result = match origin_error {
+        let cookies = RequestCookies::from_headers(headers);
+        let checked = match origin_error {
             Some(error) => Err(error),
-            None => {
-                self.complete_sign_in(ctx, &env, &state, query, headers, &target)
-                    .await
-            }
+            None => self.check_nonce(&cookies, &state),
+        };
+        // One state completes one sign-in: once the browser has proven it started this one,
+        // its nonce and flow cookies are spent, whatever happens next (a reloaded popup or a
+        // double submit then fails here instead of re-sending a used code to the IdP).
+        let mut spent = Vec::new();
+        if checked.is_ok() {
+            let mut writer = CookieWriter::new(&env.cookies, &target, ctx.clock.now_millis());
+            writer.clear_flow(&self.id, &cookies);
+            spent = writer.headers;
+        }
+        let result = match checked {
+            Ok(()) => self
+                .complete_sign_in(ctx, &env, &state, query, &cookies, &target)
+                .await
+                .and_then(|(payload, cookies)| {
+                    let response = success_response(&state, &target, &payload)?;
+                    Ok((payload, response, cookies))
+                }),
+            Err(error) => Err(error),
         };
         ctx.observe(
             "sign_in",
             &self.id,
-            result.as_ref().map(|(payload, _)| payload),
+            result.as_ref().map(|(payload, _, _)| payload),
         );
-        let redirect = state.flow.as_deref() == Some("redirect");
-        match result {
-            Ok((payload, cookies)) => {
-                let response = if redirect {
-                    let redirect_url = state.redirect_url.as_deref().ok_or_else(|| {
-                        ApiError::input("No redirectUrl provided in request query parameters")
-                    });
-                    match redirect_url {
-                        Ok(url) => redirect_response(url)?,
-                        Err(error) => return Ok(deliver_error(&state, &target, error)),
-                    }
-                } else {
-                    frame::page(
-                        &json!({"type": "authorization_response", "response": payload}),
-                        &target,
-                    )
-                };
-                Ok(with_cookies(response, cookies))
+        let response = match result {
+            Ok((_, response, mut cookies)) => {
+                cookies.extend(spent);
+                with_cookies(response, cookies)
             }
-            Err(error) => Ok(deliver_error(&state, &target, error)),
-        }
+            Err(error) => with_cookies(deliver_error(ctx, &state, &target, error), spent),
+        };
+        Ok(response)
     }
 
-    async fn complete_sign_in(
-        &self,
-        ctx: &FlowContext<'_>,
-        env: &OAuthEnv,
-        state: &OAuthState,
-        query: &Query,
-        headers: &HeaderMap,
-        target: &str,
-    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
-        let settings = &env.settings;
-        let cookies = RequestCookies::from_headers(headers);
+    /// §3.2 step 4: the browser that finishes the sign-in is the one that started it.
+    fn check_nonce(&self, cookies: &RequestCookies, state: &OAuthState) -> Result<(), ApiError> {
         let cookie_nonce = cookies
             .get(&format!("{}-nonce", self.id))
             .ok_or_else(|| ApiError::not_allowed("Auth response is missing cookie nonce"))?;
@@ -111,37 +107,31 @@ impl OAuthProvider {
         )) {
             return Err(ApiError::not_allowed("Invalid nonce"));
         }
+        Ok(())
+    }
+
+    async fn complete_sign_in(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        state: &OAuthState,
+        query: &Query,
+        cookies: &RequestCookies,
+        target: &str,
+    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+        let settings = &env.settings;
         if let (Some("redirect"), Some(url)) =
             (state.flow.as_deref(), state.redirect_url.as_deref())
         {
             ctx.origins.check_redirect(url)?;
         }
         if let Some(error) = query.get("error") {
-            let description = query.get("error_description").unwrap_or(error);
-            let verb = if error == "access_denied" {
-                "rejected"
-            } else {
-                "failed"
-            };
-            return Err(ApiError::new(
-                ErrorName::Error,
-                format!("Authentication {verb}, {description}"),
-            ));
+            let description = query.get("error_description");
+            return Err(env.settings.behaviour.errors.callback(error, description));
         }
         let metadata = env.idp.metadata().await.map_err(failed)?;
         let (metadata, _) = metadata.as_ref();
-        // RFC 9207: an `iss` on the response must be the IdP this sign-in started with (the
-        // generic oauth2 provider knows no issuer to compare with).
-        if let (Some(iss), Some(issuer)) = (query.get("iss"), metadata.issuer.as_deref())
-            && iss != issuer
-        {
-            return Err(ApiError::new(
-                ErrorName::Error,
-                format!(
-                    "Authentication failed, the authorization response came from issuer '{iss}', expected '{issuer}'"
-                ),
-            ));
-        }
+        check_issuer(metadata, query.get("iss"))?;
         let sealed = cookies
             .get(&format!("{}-flow", self.id))
             .unwrap_or_default();
@@ -172,7 +162,7 @@ impl OAuthProvider {
                 &form,
                 secrets.nonce.as_deref(),
                 ctx.clock.now_seconds(),
-                failed,
+                |error| settings.behaviour.errors.token(error),
                 "Authentication failed, ",
             )
             .await?;
@@ -200,7 +190,7 @@ impl OAuthProvider {
         };
         let headers = env.session_cookies(
             &self.id,
-            &cookies,
+            cookies,
             target,
             ctx.clock.now_millis(),
             &scope,
@@ -210,9 +200,59 @@ impl OAuthProvider {
     }
 }
 
-fn deliver_error(state: &OAuthState, target: &str, error: ApiError) -> Response {
+/// RFC 9207: an `iss` on the response must be the IdP this sign-in started with, and an IdP
+/// that promises to send it must have sent it (the generic oauth2 provider knows no issuer).
+fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), ApiError> {
+    let Some(issuer) = metadata.issuer.as_deref() else {
+        return Ok(());
+    };
+    let reason = match iss {
+        Some(iss) if iss != issuer => {
+            format!("the authorization response came from issuer '{iss}', expected '{issuer}'")
+        }
+        None if metadata.authorization_response_iss_parameter_supported == Some(true) => format!(
+            "the authorization response has no iss parameter, but the IdP '{issuer}' always sends one (RFC 9207)"
+        ),
+        _ => return Ok(()),
+    };
+    Err(ApiError::new(
+        ErrorName::Error,
+        format!("Authentication failed, {reason}"),
+    ))
+}
+
+/// The redirect (redirect flow; its URL was checked against the allowed origins) or the popup
+/// page carrying the session.
+fn success_response(
+    state: &OAuthState,
+    target: &str,
+    payload: &Value,
+) -> Result<Response, ApiError> {
+    if state.flow.as_deref() != Some("redirect") {
+        return Ok(frame::page(
+            &json!({"type": "authorization_response", "response": payload}),
+            target,
+        ));
+    }
+    let url = state
+        .redirect_url
+        .as_deref()
+        .ok_or_else(|| ApiError::input("No redirectUrl provided in request query parameters"))?;
+    redirect_response(url)
+}
+
+/// A failure, delivered as Node does: back to the app's `redirectUrl` with `?error=` in the
+/// redirect flow, else on the popup page. Beyond Node, only to a `redirectUrl` on an allowed
+/// origin: the state is not signed, so anyone can write one; any other goes to the page.
+fn deliver_error(
+    ctx: &FlowContext<'_>,
+    state: &OAuthState,
+    target: &str,
+    error: ApiError,
+) -> Response {
     if let (Some("redirect"), Some(redirect_url)) =
         (state.flow.as_deref(), state.redirect_url.as_deref())
+        && ctx.origins.check_redirect(redirect_url).is_ok()
         && let Ok(mut url) = url::Url::parse(redirect_url)
     {
         let kept: Vec<(String, String)> = url

@@ -155,11 +155,11 @@ impl OAuthEnv {
         form: &[(&str, &str)],
         nonce: Option<&str>,
         now_secs: i64,
-        on_idp_error: fn(IdpError) -> ApiError,
+        on_idp_error: impl Fn(IdpError) -> ApiError,
         validation_prefix: &str,
     ) -> Result<(TokenResponse, Map<String, Value>), ApiError> {
         let settings = &self.settings;
-        let metadata = self.idp.metadata().await.map_err(on_idp_error)?;
+        let metadata = self.idp.metadata().await.map_err(&on_idp_error)?;
         let (metadata, jwks) = metadata.as_ref();
         let tokens = self
             .idp

@@ -13,7 +13,9 @@ use crate::http::error::{ApiError, ErrorName, json_response};
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
-use crate::providers::oauth_settings::{LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall};
+use crate::providers::oauth_settings::{
+    Behaviour, LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall,
+};
 use crate::resolvers::SignInInfo;
 use crate::sessions::SessionManager;
 
@@ -34,6 +36,7 @@ impl OAuthProvider {
             .as_deref()
             .ok_or_else(|| ApiError::new(ErrorName::Error, "Failed to obtain access token"))?;
         let userinfo = fetch_userinfo(env, access_token).await?;
+        check_same_subject(id_claims, &userinfo)?;
         let text = |name: &str| {
             userinfo
                 .get(name)
@@ -41,9 +44,11 @@ impl OAuthProvider {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let profile = profile(env.settings.behaviour.profile, &userinfo, id_claims);
-        let mut claims = id_claims.clone();
-        claims.extend(userinfo.clone());
+        let behaviour = &env.settings.behaviour;
+        let profile = profile(behaviour, &userinfo, id_claims);
+        // The signed ID token's claims win over userinfo's.
+        let mut claims = userinfo.clone();
+        claims.extend(id_claims.clone());
         let mut response = json!({"profile": profile});
         let mut provider_info = Map::new();
         if let Some(id_token) = &tokens.id_token {
@@ -61,7 +66,7 @@ impl OAuthProvider {
         response["providerInfo"] = Value::Object(provider_info);
         if env.settings.sign_in.is_configured() {
             let info = SignInInfo {
-                username: text("preferred_username"),
+                username: behaviour.username_claim.and_then(text),
                 user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
                 profile,
                 claims,
@@ -132,7 +137,18 @@ impl OAuthProvider {
                     .ok_or_else(session_ended)?;
                 (open.refresh_token, Some(open.row))
             }
-            _ => (cookie, None),
+            // With sessions on, only sessions sign in: a refresh token held by the browser
+            // (from before sessions were turned on) would survive "sign out everywhere". It
+            // is revoked at the IdP where possible, and the user signs in once more.
+            Some(_) => {
+                if let Err(reason) = revoke(env, &cookie).await {
+                    tracing::info!(provider = %self.id, "revoking a pre-sessions refresh token failed: {reason}");
+                }
+                return Err(ApiError::input(
+                    "This sign-in predates server-side sessions; sign in again",
+                ));
+            }
+            None => (cookie, None),
         };
         let scope = env.scope(&self.id, query, &cookies);
         let sent_scope = env.sent_scope(scope.clone());
@@ -171,18 +187,7 @@ impl OAuthProvider {
                 }
                 None
             }
-            // A browser that still holds a refresh token from before sessions were turned on
-            // moves into a session now.
-            (Some(_), None) => Some(
-                ctx.refresh_cookie_value(
-                    &self.id,
-                    env,
-                    &payload,
-                    rotated.unwrap_or(&refresh_token),
-                )
-                .await?,
-            ),
-            (None, _) => rotated.map(str::to_owned),
+            _ => rotated.map(str::to_owned),
         };
         let headers = env.session_cookies(
             &self.id,
@@ -195,7 +200,8 @@ impl OAuthProvider {
         Ok((payload, headers))
     }
 
-    /// `POST /logout`: revokes the refresh token where the IdP allows it, clears the cookies.
+    /// `POST /logout`: clears the cookies (and ends the session); `oidc` also revokes the
+    /// refresh token at the IdP, best effort.
     pub async fn logout(
         &self,
         ctx: &FlowContext<'_>,
@@ -223,20 +229,18 @@ impl OAuthProvider {
             }
             (_, cookie) => cookie,
         };
-        if let Some(refresh_token) = refresh_token.filter(|_| revokes) {
-            let metadata = env.idp.metadata().await.map_err(failed)?;
-            if let Some(endpoint) = &metadata.0.revocation_endpoint {
-                env.idp
-                    .revoke(
-                        endpoint,
-                        settings.client_auth,
-                        &settings.client_id,
-                        &settings.client_secret,
-                        &refresh_token,
-                    )
-                    .await
-                    .map_err(failed)?;
-            }
+        if let Some(refresh_token) = refresh_token.filter(|_| revokes)
+            && let Err(reason) = revoke(&env, &refresh_token).await
+        {
+            // Best effort: signing out never depends on the IdP.
+            tracing::warn!(provider = %self.id, "the IdP did not revoke the refresh token at logout: {reason}");
+            ctx.audit.record(
+                AuditEvent::new("idp_revocation")
+                    .failure(reason)
+                    .provider(&self.id)
+                    .client(&ctx.client)
+                    .request_id(ctx.request_id),
+            );
         }
         let origin = request_origin(headers).unwrap_or(ctx.origins.app_origin);
         let mut writer = CookieWriter::new(&env.cookies, origin, ctx.clock.now_millis());
@@ -260,8 +264,11 @@ impl OAuthProvider {
                 ))
             }
             (LogoutStyle::Revoke, Some(rp)) => {
-                let metadata = env.idp.metadata().await.map_err(failed)?;
-                metadata.0.end_session_endpoint.as_deref().map(|endpoint| {
+                let metadata = env.idp.metadata().await.ok();
+                let endpoint = metadata
+                    .as_ref()
+                    .and_then(|m| m.0.end_session_endpoint.as_deref());
+                endpoint.map(|endpoint| {
                     let back = rp
                         .post_logout_redirect_uri
                         .as_deref()
@@ -275,7 +282,7 @@ impl OAuthProvider {
                     )
                 })
             }
-            (LogoutStyle::Revoke, None) => None,
+            (LogoutStyle::Revoke | LogoutStyle::ClearCookies, _) => None,
         };
         ctx.audit.record(
             AuditEvent::new("logout")
@@ -291,6 +298,25 @@ impl OAuthProvider {
         };
         Ok(with_cookies(response, writer.headers))
     }
+}
+
+/// Revokes `refresh_token` at the IdP's revocation endpoint, if it advertises one.
+async fn revoke(env: &OAuthEnv, refresh_token: &str) -> Result<(), String> {
+    let settings = &env.settings;
+    let metadata = env.idp.metadata().await.map_err(|error| error.message)?;
+    let Some(endpoint) = &metadata.0.revocation_endpoint else {
+        return Ok(());
+    };
+    env.idp
+        .revoke(
+            endpoint,
+            settings.client_auth,
+            &settings.client_id,
+            &settings.client_secret,
+            refresh_token,
+        )
+        .await
+        .map_err(|error| error.message)
 }
 
 /// The session was revoked ("sign out everywhere"), expired, or never existed.
@@ -327,9 +353,35 @@ async fn fetch_userinfo(
         .map_err(failed)
 }
 
+/// OpenID Connect Core §5.3.2: userinfo is about the ID token's subject, or it is not used.
+fn check_same_subject(
+    id_claims: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Some(subject) = id_claims.get("sub") else {
+        return Ok(());
+    };
+    if userinfo.is_empty() || userinfo.get("sub") == Some(subject) {
+        return Ok(());
+    }
+    let shown = |value: Option<&Value>| match value {
+        Some(Value::String(text)) => format!("'{text}'"),
+        Some(other) => other.to_string(),
+        None => "missing".to_owned(),
+    };
+    Err(ApiError::new(
+        ErrorName::Error,
+        format!(
+            "The IdP's userinfo response is for subject {}, but its ID token is for {} (OpenID Connect Core 5.3.2)",
+            shown(userinfo.get("sub")),
+            shown(Some(subject))
+        ),
+    ))
+}
+
 /// The profile the frontend shows (§11.0, §11.1); absent values stay absent.
 fn profile(
-    style: ProfileStyle,
+    behaviour: &Behaviour,
     userinfo: &Map<String, Value>,
     id_claims: &Map<String, Value>,
 ) -> Profile {
@@ -338,7 +390,7 @@ fn profile(
     };
     let unverified =
         |claims: &Map<String, Value>| claims.get("email_verified") == Some(&Value::Bool(false));
-    match style {
+    match behaviour.profile {
         ProfileStyle::VerifiedEmailOnly => Profile {
             email: from(userinfo, "email")
                 .filter(|_| userinfo.get("email_verified") == Some(&Value::Bool(true))),
@@ -355,9 +407,10 @@ fn profile(
                 .iter()
                 .find_map(|name| from(userinfo, name))
                 .or_else(|| from(id_claims, "name"));
+            let picture = from(userinfo, "picture").filter(|_| behaviour.picture_from_userinfo);
             Profile {
                 email,
-                picture: from(userinfo, "picture").or_else(|| from(id_claims, "picture")),
+                picture: picture.or_else(|| from(id_claims, "picture")),
                 display_name,
             }
         }

@@ -47,9 +47,9 @@ impl OAuthProvider {
             (&behaviour.organization, query.get("organization"))
             && configured != asked
         {
-            return Err(ApiError::input(format!(
-                "Organization mismatch: the sign-in asked for organization '{asked}', but this provider is configured for '{configured}'"
-            )));
+            return Err(ApiError::input(
+                "Organization mismatch. The organization provided in the request does not match the organization configured in the strategy.",
+            ));
         }
         let state = OAuthState {
             nonce: nonce.clone(),
