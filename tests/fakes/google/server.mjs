@@ -191,6 +191,7 @@ const key = await SigningKey.create('RS256', env('FAKE_SIGNING_KID', 'fake-googl
 
 await serve({
   name: NAME,
+  users: USERS,
   ready: () => ({ clientId: CLIENT_ID, users: USERS.map((u) => u.login) }),
   handle(req, res) {
     const p = req.path;

@@ -225,7 +225,9 @@ const RECORDED_HEADERS = ['content-type', 'accept', 'user-agent', 'x-client-sku'
 
 // handle(req, res): req gets .path, .query (object), .rawQuery, .form (object, for urlencoded
 // bodies), .json (for JSON bodies), .auth (parseAuthorization). Return false for "not found".
-export async function serve({ name, handle, ready = () => ({}) }) {
+// `users` (optional): the fake's user objects; POST /__user {"login": ..., "set": {...}} then
+// changes one at run time (e.g. {"graphStatus": 503}, {"photo": null}); null deletes a field.
+export async function serve({ name, handle, users, ready = () => ({}) }) {
   const portText = process.env.FAKE_PORT;
   if (portText === undefined || !/^\d+$/.test(portText)) fail(name, 'FAKE_PORT is required (0 = pick a free port)');
   const certFile = env('FAKE_TLS_CERT', undefined);
@@ -278,6 +280,13 @@ export async function serve({ name, handle, ready = () => ({}) }) {
         return;
       }
       if (req.path === '/__health') { sendJson(res, 200, { ok: true, fake: name }); return; }
+      if (req.path === '/__user' && req.method === 'POST' && users) {
+        const user = users.find((u) => u.login === req.json?.login);
+        if (!user) { sendJson(res, 404, { error: 'unknown user', login: req.json?.login }); return; }
+        for (const [k, v] of Object.entries(req.json.set ?? {})) { if (v === null) delete user[k]; else user[k] = v; }
+        sendJson(res, 200, user);
+        return;
+      }
       const handled = await handle(req, res);
       if (handled === false && !res.headersSent) sendJson(res, 404, { error: 'not_found', path: req.path });
     } catch (e) {

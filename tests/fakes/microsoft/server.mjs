@@ -275,6 +275,7 @@ const key = await SigningKey.create('RS256', env('FAKE_SIGNING_KID', 'fake-ms-rs
 
 await serve({
   name: NAME,
+  users: USERS,
   ready: () => ({ tenantId: TENANT, clientId: CLIENT_ID, users: USERS.map((u) => u.login) }),
   handle(req, res) {
     const p = req.path;

@@ -128,6 +128,7 @@ function deleteToken(req, res, kind, name) {
 
 await serve({
   name: NAME,
+  users: USERS,
   ready: () => ({ clientId: CLIENT_ID, users: USERS.map((u) => u.login) }),
   handle(req, res) {
     const p = req.path;

@@ -160,6 +160,7 @@ const key = await SigningKey.create('ES256', env('FAKE_SIGNING_KID', 'fake-pinni
 
 await serve({
   name: NAME,
+  users: USERS,
   ready: ({ url }) => ({ issuer: `${url}${ISSUER_PATH}`, clientId: CLIENT_ID, users: USERS.map((u) => u.login) }),
   handle(req, res) {
     if (req.method === 'POST' && req.path === '/__revoke') {
