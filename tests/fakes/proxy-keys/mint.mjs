@@ -81,6 +81,9 @@ function times(o) {
   const iat = o.expired ? now - 7200 : now;
   return { now, iat, exp: o.expired ? now - 3600 : iat + ttl };
 }
+/** `nbfOffset` (seconds from now) sets an nbf claim on any kind. */
+const withNbf = (claims, o) => (o.nbfOffset === undefined ? claims
+  : { ...claims, nbf: Math.floor(Date.now() / 1000) + Number(o.clockOffset || 0) + Number(o.nbfOffset) });
 
 /** Which private key signs, and which kid the header names. */
 function pick(store, provider, o) {
@@ -93,7 +96,8 @@ function pick(store, provider, o) {
   return { jwk: entry.jwk, kid: o.kid ?? entry.kid };
 }
 
-function finish(store, provider, baseHeader, claims, o) {
+function finish(store, provider, baseHeader, claimsIn, o) {
+  const claims = withNbf(claimsIn, o);
   const { jwk, kid } = pick(store, provider, o);
   let header = merge(o.noKid ? baseHeader : { ...baseHeader, kid }, o.header);
   if (o.alg) header = { ...header, alg: o.alg };
@@ -210,6 +214,7 @@ const KINDS = {
     set('x-forwarded-groups', o.groups ?? 'team-a');
     const idt = o.idToken ?? 'bearer';
     if (idt === 'bearer') headers['x-oauth2-proxy-id-token'] = `Bearer ${out.token}`;
+    else if (idt === 'raw') headers['x-oauth2-proxy-id-token'] = out.token;
     else if (idt !== 'none') headers['x-oauth2-proxy-id-token'] = idt;
     return { ...out, headers };
   },
