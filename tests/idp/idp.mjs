@@ -545,6 +545,10 @@ async function handle(req, res) {
   if (p.startsWith('/admin/') && isLoopback(req.socket.remoteAddress) && hooks.admin(req, res, url)) return;
   if (!p.startsWith('/admin/')) await hooks.record(req, res, url);
   if (hooks.injectedFailure(res, p)) return;
+  // Okta accepts "Basic: <credentials>", which passport-okta-oauth (Backstage's okta module) sends.
+  if (process.env.IDP_BASIC_COLON === '1' && /^Basic: /.test(req.headers.authorization || '')) {
+    req.headers.authorization = req.headers.authorization.replace(/^Basic: /, 'Basic ');
+  }
   if (p === '/admin/rotate-keys') {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' });
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'forbidden' });
