@@ -76,7 +76,11 @@ impl Idp {
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         let origin = format!("{scheme}://127.0.0.1:{port}");
-        let path = if path == "/" { path } else { path.trim_end_matches('/').to_owned() };
+        let path = if path == "/" {
+            path
+        } else {
+            path.trim_end_matches('/').to_owned()
+        };
         let mut idp = Self {
             child: Some(command.spawn().expect("node")),
             issuer: format!("{origin}{path}"),
@@ -140,7 +144,12 @@ impl Idp {
 
     async fn admin(&self, method: reqwest::Method, path_and_query: &str) {
         let url = format!("{}{path_and_query}", self.origin);
-        let response = self.http.request(method, url).send().await.expect("the IdP");
+        let response = self
+            .http
+            .request(method, url)
+            .send()
+            .await
+            .expect("the IdP");
         assert_eq!(response.status(), 200, "{path_and_query}");
     }
 

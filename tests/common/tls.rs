@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 
 pub struct TestCa {
     /// Holds the files; deleted when dropped.
@@ -20,8 +22,15 @@ impl TestCa {
     pub fn new() -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        // Distinct names: OpenSSL (Node) takes a leaf named like its issuer for self-signed.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "stagedoor test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
         leaf.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
         leaf.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(7);
         let leaf_key = KeyPair::generate().unwrap();

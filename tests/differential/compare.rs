@@ -26,12 +26,36 @@ impl Diff {
         self.path.contains(part)
     }
 
+    pub fn ends(&self, suffix: &str) -> bool {
+        self.path.ends_with(suffix)
+    }
+
+    /// Present at stagedoor only.
+    pub fn only_stagedoor(&self) -> bool {
+        self.node.is_none() && self.stagedoor.is_some()
+    }
+
+    /// Present at Node only.
+    pub fn only_node(&self) -> bool {
+        self.node.is_some() && self.stagedoor.is_none()
+    }
+
+    pub fn of(&self, providers: &[&str]) -> bool {
+        providers.contains(&self.provider)
+    }
+
     pub fn node_str(&self) -> &str {
-        self.node.as_ref().and_then(Value::as_str).unwrap_or_default()
+        self.node
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub fn stagedoor_str(&self) -> &str {
-        self.stagedoor.as_ref().and_then(Value::as_str).unwrap_or_default()
+        self.stagedoor
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 }
 

@@ -37,13 +37,19 @@ pub fn set_cookies(normalizer: &mut Normalizer, headers: &[String]) -> Map<Strin
         if let Some(expires) = cookie.expires_datetime() {
             // Only whether it lies in the past (a removal) or the future.
             let past = expires <= time::OffsetDateTime::now_utc();
-            attributes.insert("Expires".into(), json!(if past { "<past>" } else { "<future>" }));
+            attributes.insert(
+                "Expires".into(),
+                json!(if past { "<past>" } else { "<future>" }),
+            );
         }
         if let Some(same_site) = cookie.same_site() {
             attributes.insert("SameSite".into(), json!(same_site.to_string()));
         }
         attributes.insert("Secure".into(), json!(cookie.secure().unwrap_or(false)));
-        attributes.insert("HttpOnly".into(), json!(cookie.http_only().unwrap_or(false)));
+        attributes.insert(
+            "HttpOnly".into(),
+            json!(cookie.http_only().unwrap_or(false)),
+        );
         let mut key = match cookie.domain() {
             Some(domain) => format!("{name} (Domain={domain})"),
             None => name.to_owned(),

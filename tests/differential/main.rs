@@ -21,7 +21,7 @@ mod run;
 mod scenarios;
 mod world;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -34,9 +34,12 @@ async fn stagedoor_answers_every_scripted_sign_in_as_node_does() {
     let world = World::start().await;
     let only = std::env::var("DIFFERENTIAL_CASES").ok();
     let mut unexplained = Vec::new();
-    let mut explained = BTreeSet::new();
+    let mut explained = BTreeMap::new();
     for case in CASES {
-        if only.as_ref().is_some_and(|only| !only.split(',').any(|id| id == case.id)) {
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.split(',').any(|id| id == case.id))
+        {
             continue;
         }
         for scenario in case.scenarios {
@@ -45,9 +48,7 @@ async fn stagedoor_answers_every_scripted_sign_in_as_node_does() {
             let stagedoor = transcript(&world, case, *scenario, stagedoor).await;
             for diff in compare::diffs(case.id, &scenario.name(), &node, &stagedoor) {
                 match allowed::explain(&diff) {
-                    Some(entry) => {
-                        explained.insert(entry);
-                    }
+                    Some(entry) => *explained.entry(entry).or_insert(0) += 1,
                     None => unexplained.push(diff),
                 }
             }
@@ -71,23 +72,37 @@ async fn transcript(world: &World, case: &Case, scenario: Scenario, backend: &Ba
     scenario.run(&mut run).await;
     let transcript = Value::Object(run.transcript);
     if let Ok(dir) = std::env::var("DIFFERENTIAL_DUMP") {
-        let file = format!("{dir}/{}-{}-{}.json", case.id, scenario.name(), backend.name);
+        let file = format!(
+            "{dir}/{}-{}-{}.json",
+            case.id,
+            scenario.name(),
+            backend.name
+        );
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(file, serde_json::to_string_pretty(&transcript).unwrap()).unwrap();
     }
     transcript
 }
 
-/// Entries that explained nothing in this run: fixed (delete them) or not exercised.
-fn report_unused_entries(explained: &BTreeSet<String>) {
+/// How many fields each entry explained; those that explained nothing in this run are fixed
+/// (delete them) or were not exercised.
+fn report_unused_entries(explained: &BTreeMap<String, usize>) {
+    for (entry, fields) in explained {
+        eprintln!("{entry} explained {fields} differing fields");
+    }
     for (index, entry) in allowed::ALLOWED.iter().enumerate() {
-        if !explained.contains(&format!("allowed:{index}")) {
-            eprintln!("note: allowed entry unused in this run: {} ({})", entry.why, entry.reference);
+        if !explained.contains_key(&format!("allowed:{index}")) {
+            eprintln!(
+                "note: allowed entry unused in this run: {} ({})",
+                entry.why, entry.readme
+            );
         }
     }
     for (item, description, _) in allowed::PENDING_ISSUE_18 {
-        if !explained.contains(&format!("pending:{item}")) {
-            eprintln!("note: PENDING_ISSUE_18 item {item} matched nothing (fixed? delete it): {description}");
+        if !explained.contains_key(&format!("pending:{item}")) {
+            eprintln!(
+                "note: PENDING_ISSUE_18 item {item} matched nothing (fixed? delete it): {description}"
+            );
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct Normalizer {
     backend_hosts: Vec<String>,
     seen: HashMap<String, String>,
     counters: HashMap<String, usize>,
+    /// `state.` inside a decoded state, so its nonce is counted apart from the OpenID nonce
+    /// (which only one backend may send).
+    prefix: &'static str,
 }
 
 impl Normalizer {
@@ -52,6 +55,7 @@ impl Normalizer {
             ],
             seen: HashMap::new(),
             counters: HashMap::new(),
+            prefix: "",
         }
     }
 
@@ -63,7 +67,8 @@ impl Normalizer {
         if let Some(known) = self.seen.get(value) {
             return json!(known);
         }
-        let counter = self.counters.entry(kind.to_owned()).or_default();
+        let kind = format!("{}{kind}", self.prefix);
+        let counter = self.counters.entry(kind.clone()).or_default();
         *counter += 1;
         let name = format!("<{kind}#{counter}>");
         self.seen.insert(value.to_owned(), name.clone());
@@ -95,7 +100,10 @@ impl Normalizer {
         if key == "state"
             && let Some(decoded) = decode_state(text)
         {
-            return json!({ "decoded": self.value("", &decoded) });
+            self.prefix = "state.";
+            let decoded = self.value("", &decoded);
+            self.prefix = "";
+            return json!({ "decoded": decoded });
         }
         if key == "authorization"
             && let Some(token) = text.strip_prefix("Bearer ")

@@ -44,7 +44,8 @@ impl<'a> Run<'a> {
 
     /// `/start` as the frontend calls it, plus `extra` query parameters.
     pub fn start_url(&self, env: &str, flow: &str, origin: &str, extra: &str) -> String {
-        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let encode =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         format!(
             "{}?scope={}&origin={}&flow={flow}&env={env}{extra}",
             self.url("/start"),
@@ -75,7 +76,8 @@ impl<'a> Run<'a> {
     }
 
     pub async fn refresh(&mut self, step: &str, env: &str, headers: &[(&str, &str)]) -> Page {
-        let scope = url::form_urlencoded::byte_serialize(self.case.scope.as_bytes()).collect::<String>();
+        let scope =
+            url::form_urlencoded::byte_serialize(self.case.scope.as_bytes()).collect::<String>();
         let path = format!("/refresh?optional=&scope={scope}&env={env}");
         self.call(step, Method::GET, &path, headers).await
     }
@@ -100,9 +102,16 @@ impl<'a> Run<'a> {
             }
             let page = self.browser.get(&url).await;
             let location = page.location().unwrap_or_else(|| {
-                panic!("{}: the IdP stopped at {url}: {} {}", self.backend.name, page.status, page.body)
+                panic!(
+                    "{}: the IdP stopped at {url}: {} {}",
+                    self.backend.name, page.status, page.body
+                )
             });
-            url = reqwest::Url::parse(&url).unwrap().join(&location).unwrap().to_string();
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&location)
+                .unwrap()
+                .to_string();
         }
         panic!("{}: too many redirects at the IdP", self.backend.name);
     }
@@ -111,16 +120,21 @@ impl<'a> Run<'a> {
     /// callback: steps `{prefix}start` and `{prefix}callback`.
     pub async fn sign_in(&mut self, prefix: &str, env: &str, answer: &str) -> Page {
         let start = self.start_url(env, "popup", APP_ORIGIN, "");
-        let callback = self.start_and_idp(&format!("{prefix}start"), &start, answer).await;
+        let callback = self
+            .start_and_idp(&format!("{prefix}start"), &start, answer)
+            .await;
         self.visit(&format!("{prefix}callback"), &callback).await
     }
 
     /// Visits `start_url` (recorded as `step`) and goes through the IdP; the callback URL.
     pub async fn start_and_idp(&mut self, step: &str, start_url: &str, answer: &str) -> String {
         let start = self.visit(step, start_url).await;
-        let location = start
-            .location()
-            .unwrap_or_else(|| panic!("{}: {step}: {} {}", self.backend.name, start.status, start.body));
+        let location = start.location().unwrap_or_else(|| {
+            panic!(
+                "{}: {step}: {} {}",
+                self.backend.name, start.status, start.body
+            )
+        });
         self.through_idp(&location, answer).await
     }
 
@@ -132,7 +146,9 @@ impl<'a> Run<'a> {
             record.insert("idp".into(), Value::Object(requests));
         }
         assert!(
-            self.transcript.insert(step.to_owned(), Value::Object(record)).is_none(),
+            self.transcript
+                .insert(step.to_owned(), Value::Object(record))
+                .is_none(),
             "step {step} twice"
         );
     }
@@ -157,7 +173,10 @@ impl<'a> Run<'a> {
         } else if page.body.contains("decodeURIComponent('") {
             let message = self.normalizer.value("", &page.popup_message());
             let origin = self.normalizer.hosts(&page.popup_target_origin());
-            record.insert("popup".into(), json!({ "message": message, "targetOrigin": origin }));
+            record.insert(
+                "popup".into(),
+                json!({ "message": message, "targetOrigin": origin }),
+            );
         }
         record
     }

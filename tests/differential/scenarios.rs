@@ -19,6 +19,8 @@ pub enum Scenario {
     LogoutWhenTheIdpFails,
     /// An IdP account with no user in the catalog.
     UserOutsideTheCatalog,
+    /// An IdP account without an email (the resolver needs one).
+    AccountWithoutEmail,
     /// The user cancels at the IdP (`error=access_denied`).
     AccessDenied,
     /// A callback with a code the IdP never issued.
@@ -29,6 +31,8 @@ pub enum Scenario {
     MissingNonceCookie,
     /// `/start`, refresh and logout from an origin that is not the app's.
     DisallowedOrigin,
+    /// The callback with a state whose `origin` was changed to another site.
+    ForgedOrigin,
     /// Environment `second` (another client): without an IdP session, then with one.
     SecondEnvironment,
     /// auth0: `/start` with an `organization` other than the configured one.
@@ -50,6 +54,9 @@ impl Scenario {
                 run.sign_in("", "development", "login=nobody@example.com")
                     .await;
             }
+            Self::AccountWithoutEmail => {
+                run.sign_in("", "development", "login=noemail").await;
+            }
             Self::AccessDenied => {
                 run.sign_in("", "development", "deny=1").await;
             }
@@ -57,6 +64,7 @@ impl Scenario {
             Self::ReplayedCallback => replayed_callback(run).await,
             Self::MissingNonceCookie => missing_nonce_cookie(run).await,
             Self::DisallowedOrigin => disallowed_origin(run).await,
+            Self::ForgedOrigin => forged_origin(run).await,
             Self::SecondEnvironment => second_environment(run).await,
             Self::OrganizationMismatch => {
                 let start = run.start_url("second", "popup", APP_ORIGIN, "&organization=org_other");
@@ -68,11 +76,16 @@ impl Scenario {
 
 async fn session(run: &mut Run<'_>) {
     run.sign_in("", "development", ALICE).await;
-    run.refresh("refresh", "development", &[XRW, FROM_APP]).await;
+    run.refresh("refresh", "development", &[XRW, FROM_APP])
+        .await;
     run.refresh("refresh (rotated)", "development", &[XRW, FROM_APP])
         .await;
-    run.refresh("refresh without X-Requested-With", "development", &[FROM_APP])
-        .await;
+    run.refresh(
+        "refresh without X-Requested-With",
+        "development",
+        &[FROM_APP],
+    )
+    .await;
     run.logout("logout", &[XRW, FROM_APP]).await;
     run.refresh("refresh after logout", "development", &[XRW, FROM_APP])
         .await;
@@ -83,13 +96,15 @@ async fn redirect_sign_in(run: &mut Run<'_>) {
     let start = run.start_url("development", "redirect", APP_ORIGIN, extra);
     let callback = run.start_and_idp("start", &start, ALICE).await;
     run.visit("callback", &callback).await;
-    run.refresh("refresh", "development", &[XRW, FROM_APP]).await;
+    run.refresh("refresh", "development", &[XRW, FROM_APP])
+        .await;
 }
 
 async fn chunked_refresh_cookie(run: &mut Run<'_>) {
     run.idp.set_refresh_token_bits(30_000).await;
     run.sign_in("", "development", ALICE).await;
-    run.refresh("refresh", "development", &[XRW, FROM_APP]).await;
+    run.refresh("refresh", "development", &[XRW, FROM_APP])
+        .await;
     run.refresh("refresh (rotated)", "development", &[XRW, FROM_APP])
         .await;
     run.idp.set_refresh_token_bits(256).await;
@@ -151,9 +166,41 @@ async fn disallowed_origin(run: &mut Run<'_>) {
         .await;
 }
 
+async fn forged_origin(run: &mut Run<'_>) {
+    let start = run.start_url("development", "popup", APP_ORIGIN, "");
+    let callback = run.start_and_idp("start", &start, ALICE).await;
+    let mut url = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(key, value)| match key.as_ref() {
+            "state" => (key.into_owned(), with_origin(&value, EVIL_ORIGIN)),
+            _ => (key.into_owned(), value.into_owned()),
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    run.visit("callback", url.as_str()).await;
+}
+
+/// Backstage's state (hex of a query string) with another `origin`.
+fn with_origin(state: &str, origin: &str) -> String {
+    let decoded = crate::normalize::decode_state(state).expect("Backstage's state");
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in decoded.as_object().unwrap() {
+        let value = if key == "origin" {
+            origin
+        } else {
+            value.as_str().unwrap_or_default()
+        };
+        query.append_pair(key, value);
+    }
+    query.finish().bytes().map(|b| format!("{b:02x}")).collect()
+}
+
 async fn second_environment(run: &mut Run<'_>) {
-    run.sign_in("without an IdP session: ", "second", ALICE).await;
+    run.sign_in("without an IdP session: ", "second", ALICE)
+        .await;
     run.sign_in("development: ", "development", ALICE).await;
     run.sign_in("with an IdP session: ", "second", ALICE).await;
-    run.refresh("refresh (second)", "second", &[XRW, FROM_APP]).await;
+    run.refresh("refresh (second)", "second", &[XRW, FROM_APP])
+        .await;
 }

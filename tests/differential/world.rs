@@ -46,6 +46,16 @@ const SESSION_SECRET: &str = "differential-session-secret-0123456789";
 impl World {
     pub async fn start() -> Self {
         let ca = TestCa::new();
+        if let Ok(dir) = std::env::var("DIFFERENTIAL_DUMP") {
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in [&ca.ca_file, &ca.cert_file, &ca.key_file] {
+                std::fs::copy(
+                    file,
+                    format!("{dir}/{}", file.file_name().unwrap().display()),
+                )
+                .unwrap();
+            }
+        }
         let (node_port, stagedoor_port) = (node::free_port(), node::free_port());
         let mut idps = BTreeMap::new();
         for case in CASES {

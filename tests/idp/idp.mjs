@@ -295,7 +295,10 @@ function buildConfiguration(keys) {
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
     claims: {
-      openid: ['sub'],
+      // IDP_ALL_CLAIMS=1: scope openid alone releases every claim (OneLogin's shape).
+      openid: process.env.IDP_ALL_CLAIMS === '1'
+        ? ['sub', 'name', 'given_name', 'family_name', 'preferred_username', 'picture', 'email', 'email_verified', 'groups']
+        : ['sub'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture'],
       email: ['email', 'email_verified'],
       groups: ['groups'],
@@ -409,7 +412,16 @@ function buildConfiguration(keys) {
     async findAccount(_ctx, sub) {
       const acct = BY_SUB.get(sub);
       if (!acct) return undefined;
-      return { accountId: sub, async claims() { return structuredClone(acct); } };
+      // IDP_ID_TOKEN_OMIT=picture,...: claims left out of ID tokens (userinfo keeps them).
+      const omit = (process.env.IDP_ID_TOKEN_OMIT || '').split(',').filter(Boolean);
+      return {
+        accountId: sub,
+        async claims(use) {
+          const claims = structuredClone(acct);
+          if (use === 'id_token') for (const name of omit) delete claims[name];
+          return claims;
+        },
+      };
     },
     async renderError(ctx, out) {
       ctx.type = 'json';
@@ -545,6 +557,12 @@ async function handle(req, res) {
   if (p.startsWith('/admin/') && isLoopback(req.socket.remoteAddress) && hooks.admin(req, res, url)) return;
   if (!p.startsWith('/admin/')) await hooks.record(req, res, url);
   if (hooks.injectedFailure(res, p)) return;
+  // Auth0 accepts the access token in the query at /userinfo, as passport-auth0 sends it.
+  if (process.env.IDP_QUERY_ACCESS_TOKEN === '1' && url.searchParams.has('access_token') && !req.headers.authorization) {
+    req.headers.authorization = `Bearer ${url.searchParams.get('access_token')}`;
+    url.searchParams.delete('access_token');
+    req.url = `${url.pathname}${url.search}`;
+  }
   // Okta accepts "Basic: <credentials>", which passport-okta-oauth (Backstage's okta module) sends.
   if (process.env.IDP_BASIC_COLON === '1' && /^Basic: /.test(req.headers.authorization || '')) {
     req.headers.authorization = req.headers.authorization.replace(/^Basic: /, 'Basic ');
