@@ -1,6 +1,7 @@
 //! The providers compared, one case each: the shape of its IdP, the frontend's scope, its
 //! `auth.providers.<id>` config (the same for Node and stagedoor) and the scenarios it runs.
-//! A new provider is a new entry here (and its module name in `tests/node-backstage/`).
+//! A new provider is a new entry in [`CASES`] (its Node module is already installed in
+//! `tests/node-backstage/`); a new kind of flow is a new [`Scenario`].
 
 use crate::scenarios::Scenario::{self, *};
 
@@ -21,7 +22,10 @@ pub struct IdpShape {
 }
 
 pub struct Case {
+    /// The provider id (`auth.providers.<id>`, `/api/auth/<id>/...`).
     pub id: &'static str,
+    /// The Node module, `@backstage/plugin-auth-backend-module-<module>-provider`.
+    pub module: &'static str,
     pub idp: IdpShape,
     /// What Backstage's frontend asks for at `/start`.
     pub scope: &'static str,
@@ -54,6 +58,7 @@ const RESOLVER: &str = "signIn: { resolvers: [{ resolver: emailMatchingUserEntit
 pub const CASES: &[Case] = &[
     Case {
         id: "oidc",
+        module: "oidc",
         idp: IdpShape {
             issuer_path: "",
             routes: None,
@@ -81,6 +86,7 @@ second:
     },
     Case {
         id: "okta",
+        module: "okta",
         idp: IdpShape {
             issuer_path: "/oauth2/default",
             routes: Some(
@@ -110,6 +116,7 @@ second:
     },
     Case {
         id: "onelogin",
+        module: "onelogin",
         idp: IdpShape {
             issuer_path: "/oidc/2",
             routes: Some(r#"{"jwks":"/certs"}"#),
@@ -135,6 +142,7 @@ second:
     },
     Case {
         id: "auth0",
+        module: "auth0",
         idp: IdpShape {
             issuer_path: "/",
             routes: Some(
@@ -178,6 +186,7 @@ second:
     },
     Case {
         id: "oauth2",
+        module: "oauth2",
         idp: IdpShape {
             issuer_path: "",
             routes: None,

@@ -64,7 +64,7 @@ impl World {
         }
         let auth = auth_config(&idps);
         let ca_file = ca.ca_file.to_str().unwrap().to_owned();
-        let modules: Vec<&str> = CASES.iter().map(|case| case.id).collect();
+        let modules: Vec<&str> = CASES.iter().map(|case| case.module).collect();
         let node_config = format!("{auth}{CORS}");
         let node = NodeBackend::start_auth_at(
             node_port,
