@@ -557,16 +557,7 @@ async function handle(req, res) {
   if (p.startsWith('/admin/') && isLoopback(req.socket.remoteAddress) && hooks.admin(req, res, url)) return;
   if (!p.startsWith('/admin/')) await hooks.record(req, res, url);
   if (hooks.injectedFailure(res, p)) return;
-  // Auth0 accepts the access token in the query at /userinfo, as passport-auth0 sends it.
-  if (process.env.IDP_QUERY_ACCESS_TOKEN === '1' && url.searchParams.has('access_token') && !req.headers.authorization) {
-    req.headers.authorization = `Bearer ${url.searchParams.get('access_token')}`;
-    url.searchParams.delete('access_token');
-    req.url = `${url.pathname}${url.search}`;
-  }
-  // Okta accepts "Basic: <credentials>", which passport-okta-oauth (Backstage's okta module) sends.
-  if (process.env.IDP_BASIC_COLON === '1' && /^Basic: /.test(req.headers.authorization || '')) {
-    req.headers.authorization = req.headers.authorization.replace(/^Basic: /, 'Basic ');
-  }
+  hooks.productQuirks(req, url);
   if (p === '/admin/rotate-keys') {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' });
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'forbidden' });

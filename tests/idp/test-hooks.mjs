@@ -95,3 +95,17 @@ export function admin(req, res, url) {
   }
   return true;
 }
+
+// Other products' leniency, switched on by the environment: Auth0 takes the access token as
+// ?access_token= at /userinfo (passport-auth0 sends it so); Okta takes "Basic: <credentials>"
+// (passport-okta-oauth sends it so). Rewrites the request into what oidc-provider reads.
+export function productQuirks(req, url) {
+  if (process.env.IDP_QUERY_ACCESS_TOKEN === '1' && url.searchParams.has('access_token') && !req.headers.authorization) {
+    req.headers.authorization = `Bearer ${url.searchParams.get('access_token')}`;
+    url.searchParams.delete('access_token');
+    req.url = `${url.pathname}${url.search}`;
+  }
+  if (process.env.IDP_BASIC_COLON === '1' && /^Basic: /.test(req.headers.authorization || '')) {
+    req.headers.authorization = req.headers.authorization.replace(/^Basic: /, 'Basic ');
+  }
+}
