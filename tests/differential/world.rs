@@ -4,6 +4,7 @@
 //! Node backend's catalog.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -34,7 +35,7 @@ impl Backend {
 }
 
 pub struct World {
-    pub ca: TestCa,
+    pub ca: Arc<TestCa>,
     pub idps: BTreeMap<&'static str, Idp>,
     pub backends: [Backend; 2],
     _node: NodeBackend,
@@ -45,7 +46,7 @@ const SESSION_SECRET: &str = "differential-session-secret-0123456789";
 
 impl World {
     pub async fn start() -> Self {
-        let ca = TestCa::new();
+        let ca = Arc::new(TestCa::new());
         if let Ok(dir) = std::env::var("DIFFERENTIAL_DUMP") {
             std::fs::create_dir_all(&dir).unwrap();
             for file in [&ca.ca_file, &ca.cert_file, &ca.key_file] {
@@ -57,10 +58,19 @@ impl World {
             }
         }
         let (node_port, stagedoor_port) = (node::free_port(), node::free_port());
-        let mut idps = BTreeMap::new();
+        // The IdPs start side by side (each takes about a second).
+        let mut starting = tokio::task::JoinSet::new();
         for case in CASES {
-            let idp = start_idp(case, &ca, [node_port, stagedoor_port]).await;
-            idps.insert(case.id, idp);
+            let ca = ca.clone();
+            starting.spawn(async move {
+                let idp = start_idp(case, &ca, [node_port, stagedoor_port]).await;
+                (case.id, idp)
+            });
+        }
+        let mut idps = BTreeMap::new();
+        while let Some(started) = starting.join_next().await {
+            let (id, idp) = started.expect("an IdP started");
+            idps.insert(id, idp);
         }
         let auth = auth_config(&idps);
         let ca_file = ca.ca_file.to_str().unwrap().to_owned();
