@@ -81,6 +81,26 @@ fn host_of(url: &str) -> String {
 }
 
 impl Browser {
+    /// A browser whose connections use `http` (e.g. one trusting a test CA).
+    pub fn with_client(http: reqwest::Client) -> Self {
+        Self {
+            jars: BTreeMap::new(),
+            http,
+        }
+    }
+
+    /// Every cookie it holds for `host` (host:port): name → value.
+    pub fn cookies(&self, host: &str) -> BTreeMap<String, String> {
+        self.jars
+            .get(host)
+            .map(|jar| {
+                jar.iter()
+                    .map(|(name, (_, value))| (name.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// One request; `rewrite` maps a host:port to another (the callback URL names
     /// `localhost:7007`, the server under test listens elsewhere).
     pub async fn request(

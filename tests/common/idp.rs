@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 pub struct Idp {
     child: Option<Child>,
     pub issuer: String,
+    /// `scheme://127.0.0.1:port`, where the test hooks (`/admin/...`) are.
+    pub origin: String,
+    http: reqwest::Client,
 }
 
 impl Drop for Idp {
@@ -25,6 +28,23 @@ impl Idp {
 
     /// With extra environment (`IDP_ISSUER_PATH`, `IDP_ROUTES`, ...).
     pub async fn start_with(clients: Option<&serde_json::Value>, env: &[(&str, &str)]) -> Self {
+        Self::spawn(clients, env, None).await
+    }
+
+    /// Over https, with a certificate of `ca`.
+    pub async fn start_tls(
+        clients: Option<&serde_json::Value>,
+        env: &[(&str, &str)],
+        ca: &super::tls::TestCa,
+    ) -> Self {
+        Self::spawn(clients, env, Some(ca)).await
+    }
+
+    async fn spawn(
+        clients: Option<&serde_json::Value>,
+        env: &[(&str, &str)],
+        tls: Option<&super::tls::TestCa>,
+    ) -> Self {
         let dir = super::manifest_dir().join("tests/idp");
         assert!(
             dir.join("node_modules/oidc-provider").is_dir(),
@@ -42,6 +62,11 @@ impl Idp {
         if let Some(clients) = clients {
             command.env("IDP_CLIENTS", clients.to_string());
         }
+        if let Some(ca) = tls {
+            command
+                .env("IDP_TLS_CERT", &ca.cert_file)
+                .env("IDP_TLS_KEY", &ca.key_file);
+        }
         let mut path = String::new();
         for (key, value) in env {
             command.env(key, value);
@@ -49,15 +74,23 @@ impl Idp {
                 path = (*value).to_owned();
             }
         }
-        let issuer = format!("http://127.0.0.1:{port}{path}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://127.0.0.1:{port}");
+        let path = if path == "/" {
+            path
+        } else {
+            path.trim_end_matches('/').to_owned()
+        };
         let mut idp = Self {
             child: Some(command.spawn().expect("node")),
-            issuer,
+            issuer: format!("{origin}{path}"),
+            origin,
+            http: tls.map_or_else(super::client, super::tls::TestCa::client),
         };
         let started = Instant::now();
         let discovery = idp.discovery_url();
         loop {
-            if let Ok(response) = super::client().get(&discovery).send().await
+            if let Ok(response) = idp.http.get(&discovery).send().await
                 && response.status() == 200
             {
                 return idp;
@@ -74,7 +107,50 @@ impl Idp {
     }
 
     pub fn discovery_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.issuer)
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        )
+    }
+
+    /// What the IdP received since the last [`Idp::clear_requests`] (see tests/idp/README.md).
+    pub async fn requests(&self) -> Vec<serde_json::Value> {
+        let url = format!("{}/admin/requests", self.origin);
+        let response = self.http.get(url).send().await.expect("the IdP");
+        response.json().await.expect("the IdP's request log")
+    }
+
+    pub async fn clear_requests(&self) {
+        self.admin(reqwest::Method::DELETE, "/admin/requests").await;
+    }
+
+    /// Every request to `path` (e.g. `/token/revocation`) answers `status` until
+    /// [`Idp::clear_failures`].
+    pub async fn fail(&self, path: &str, status: u16) {
+        let query = format!("/admin/fail?path={path}&status={status}");
+        self.admin(reqwest::Method::POST, &query).await;
+    }
+
+    pub async fn clear_failures(&self) {
+        self.admin(reqwest::Method::DELETE, "/admin/fail").await;
+    }
+
+    /// New refresh tokens carry `bits` bits of randomness (256 by default; 30000 makes them
+    /// about 5000 characters long, more than one cookie holds).
+    pub async fn set_refresh_token_bits(&self, bits: u32) {
+        let query = format!("/admin/settings?refresh_token_bits={bits}");
+        self.admin(reqwest::Method::POST, &query).await;
+    }
+
+    async fn admin(&self, method: reqwest::Method, path_and_query: &str) {
+        let url = format!("{}{path_and_query}", self.origin);
+        let response = self
+            .http
+            .request(method, url)
+            .send()
+            .await
+            .expect("the IdP");
+        assert_eq!(response.status(), 200, "{path_and_query}");
     }
 
     pub fn stop(&mut self) {

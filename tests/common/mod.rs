@@ -10,6 +10,7 @@ pub mod jose;
 pub mod node;
 pub mod postgres;
 pub mod replicas;
+pub mod tls;
 
 use std::sync::Arc;
 

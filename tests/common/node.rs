@@ -1,5 +1,6 @@
-//! The real Node Backstage backend of `tests/node-backstage/` (catalog only, no auth plugin),
-//! started for a test with discovery pointing `auth` at stagedoor.
+//! The real Node Backstage backend of `tests/node-backstage/`, started for a test: the catalog
+//! with discovery pointing `auth` at stagedoor, or ([`NodeBackend::start_auth`]) with the real
+//! auth plugin too, the reference stagedoor is compared with.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +19,15 @@ pub struct NodeBackend {
     pub base: String,
     auth_url: String,
     catalog_file: Option<PathBuf>,
+    /// With the real auth plugin: its provider modules, its config file and extra environment.
+    auth: Option<NodeAuth>,
+}
+
+struct NodeAuth {
+    modules: String,
+    /// Holds the config file.
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for NodeBackend {
@@ -53,9 +63,52 @@ impl NodeBackend {
             base: format!("http://127.0.0.1:{port}"),
             auth_url: auth_url.to_owned(),
             catalog_file: catalog_file.map(Path::to_path_buf),
+            auth: None,
         };
         backend.spawn().await;
         backend
+    }
+
+    /// Starts it with the real auth plugin at `/api/auth` and the provider `modules` (e.g.
+    /// `["oidc", "okta"]`), configured by `auth_config` (YAML merged over app-config.yaml),
+    /// with `env` added to its environment (e.g. `NODE_EXTRA_CA_CERTS`).
+    pub async fn start_auth(modules: &[&str], auth_config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_auth_at(free_port(), modules, auth_config, env).await
+    }
+
+    pub async fn start_auth_at(
+        port: u16,
+        modules: &[&str],
+        auth_config: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("stagedoor-node-auth-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("auth-config.yaml"), auth_config).unwrap();
+        let mut backend = Self {
+            child: None,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            auth_url: format!("http://localhost:{port}/api/auth"),
+            catalog_file: None,
+            auth: Some(NodeAuth {
+                modules: modules.join(","),
+                dir,
+                env: env
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                    .collect(),
+            }),
+        };
+        backend.spawn().await;
+        backend
+    }
+
+    /// The auth plugin's base URL, as its callback URLs name it (`http://localhost:<port>/api/auth`).
+    pub fn auth_url(&self) -> &str {
+        &self.auth_url
     }
 
     async fn spawn(&mut self) {
@@ -72,6 +125,14 @@ impl NodeBackend {
             .stderr(log);
         if let Some(file) = &self.catalog_file {
             command.env("CATALOG_FILE", file);
+        }
+        if let Some(auth) = &self.auth {
+            command
+                .arg("--config")
+                .arg(auth.dir.path().join("auth-config.yaml"))
+                .env("NODE_AUTH", "1")
+                .env("NODE_AUTH_MODULES", &auth.modules)
+                .envs(auth.env.iter().map(|(key, value)| (key, value)));
         }
         self.child = Some(command.spawn().expect("node"));
         let started = Instant::now();

@@ -5,10 +5,12 @@
 // Output: one JSON line when listening ({"msg":"listening","issuer":...,"port":...}), then one
 // line per HTTP request: "<METHOD> <path> <status>" (path without query). Errors go to stderr.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
+import * as hooks from './test-hooks.mjs';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -27,6 +29,12 @@ if (process.env.IDP_PORT === undefined || !/^\d+$/.test(process.env.IDP_PORT)) {
 const REQ_PORT = Number(process.env.IDP_PORT);
 
 let ISSUER_PATH = (process.env.IDP_ISSUER_PATH || '').trim();
+// "/" alone: the issuer is the origin with a trailing slash (Auth0's "https://{domain}/").
+const ISSUER_SLASH = ISSUER_PATH === '/' ? '/' : '';
+// IDP_TLS_CERT + IDP_TLS_KEY (PEM files): serve https (the issuer's scheme follows).
+const TLS = process.env.IDP_TLS_CERT && process.env.IDP_TLS_KEY
+  ? { cert: fs.readFileSync(process.env.IDP_TLS_CERT), key: fs.readFileSync(process.env.IDP_TLS_KEY) }
+  : undefined;
 if (ISSUER_PATH) {
   if (!ISSUER_PATH.startsWith('/')) ISSUER_PATH = `/${ISSUER_PATH}`;
   ISSUER_PATH = ISSUER_PATH.replace(/\/+$/, '');
@@ -254,14 +262,14 @@ function wantsOffline(ctx) {
 const keysReady = loadKeys(); // starts key generation now, awaited once listening
 keysReady.catch(() => {}); // reported when awaited
 
-// oidc-provider prints an "Unsupported runtime" warning on import under Node < 22; keep it quiet.
+// oidc-provider prints an "Unsupported runtime" warning on import under Node < 22, and one
+// about the request body that test-hooks.mjs reads before it; keep them quiet.
 const origWarn = console.warn;
 console.warn = (...args) => {
-  if (typeof args[0] === 'string' && args[0].includes('Unsupported runtime')) return;
+  if (typeof args[0] === 'string' && /Unsupported runtime|already parsed request body/.test(args[0])) return;
   origWarn(...args);
 };
 const { default: Provider, errors } = await import('oidc-provider');
-console.warn = origWarn;
 
 const COOKIE_KEYS = ['stagedoor-test-idp-cookie-key-0123456789abcdef'];
 
@@ -287,7 +295,10 @@ function buildConfiguration(keys) {
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
     claims: {
-      openid: ['sub'],
+      // IDP_ALL_CLAIMS=1: scope openid alone releases every claim (OneLogin's shape).
+      openid: process.env.IDP_ALL_CLAIMS === '1'
+        ? ['sub', 'name', 'given_name', 'family_name', 'preferred_username', 'picture', 'email', 'email_verified', 'groups']
+        : ['sub'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture'],
       email: ['email', 'email_verified'],
       groups: ['groups'],
@@ -364,6 +375,8 @@ function buildConfiguration(keys) {
     },
     rotateRefreshToken: true,
     formats: {
+      // Longer refresh tokens on demand (POST /admin/settings?refresh_token_bits=N).
+      bitsOfOpaqueRandomness: (_ctx, token) => (token.kind === 'RefreshToken' ? hooks.settings.refreshTokenBits : 256),
       customizers: {
         // client_credentials without a scope parameter: grant all of the resource's scopes (so
         // the JWT always carries a scope claim). Also updates the token response's "scope".
@@ -399,7 +412,16 @@ function buildConfiguration(keys) {
     async findAccount(_ctx, sub) {
       const acct = BY_SUB.get(sub);
       if (!acct) return undefined;
-      return { accountId: sub, async claims() { return structuredClone(acct); } };
+      // IDP_ID_TOKEN_OMIT=picture,...: claims left out of ID tokens (userinfo keeps them).
+      const omit = (process.env.IDP_ID_TOKEN_OMIT || '').split(',').filter(Boolean);
+      return {
+        accountId: sub,
+        async claims(use) {
+          const claims = structuredClone(acct);
+          if (use === 'id_token') for (const name of omit) delete claims[name];
+          return claims;
+        },
+      };
     },
     async renderError(ctx, out) {
       ctx.type = 'json';
@@ -536,6 +558,10 @@ async function handle(req, res) {
     res.end('ok');
     return;
   }
+  if (p.startsWith('/admin/') && isLoopback(req.socket.remoteAddress) && hooks.admin(req, res, url)) return;
+  if (!p.startsWith('/admin/')) await hooks.record(req, res, url);
+  if (hooks.injectedFailure(res, p)) return;
+  hooks.productQuirks(req, url);
   if (p === '/admin/rotate-keys') {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' });
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'forbidden' });
@@ -567,7 +593,7 @@ async function handle(req, res) {
   current.handle(req, res);
 }
 
-const server = http.createServer((req, res) => {
+const server = (TLS ? https : http).createServer({ ...TLS }, (req, res) => {
   const method = req.method;
   const p = (req.url || '').split('?')[0];
   let logged = false;
@@ -591,7 +617,7 @@ server.on('error', (e) => {
 
 server.listen(REQ_PORT, HOST, async () => {
   const { port } = server.address();
-  ISSUER = `http://${HOST}:${port}${ISSUER_PATH}`;
+  ISSUER = `${TLS ? 'https' : 'http'}://${HOST}:${port}${ISSUER_PATH}${ISSUER_SLASH}`;
   try {
     keys = await keysReady;
     current = buildProvider();
@@ -607,7 +633,7 @@ server.listen(REQ_PORT, HOST, async () => {
     msg: 'listening',
     issuer: ISSUER,
     port,
-    discovery: `${ISSUER}/.well-known/openid-configuration`,
+    discovery: `${ISSUER.replace(/\/$/, '')}/.well-known/openid-configuration`,
     signing_kid: keys[0].kid,
     clients: CLIENTS.map((c) => c.client_id),
   })}\n`);

@@ -1,10 +1,25 @@
-// Node Backstage backend for the stagedoor integration tests: the catalog plugin only, no
-// auth plugin. User tokens are verified with the JWKS of the auth service that
+// Node Backstage backend for the stagedoor integration tests: the catalog plugin, and no auth
+// plugin unless NODE_AUTH=1. User tokens are verified with the JWKS of the auth service that
 // discovery.endpoints points at (STAGEDOOR_AUTH_URL), i.e. stagedoor.
 //
 // Run (cwd = this folder, the catalog location ./catalog/org.yaml is relative to it):
 //   BACKEND_PORT=7777 STAGEDOOR_AUTH_URL=http://127.0.0.1:45678/api/auth \
 //     node index.js --config app-config.yaml
+//
+// NODE_AUTH=1 also loads the real @backstage/plugin-auth-backend (the reference stagedoor is
+// compared with) and the provider modules named in NODE_AUTH_MODULES (e.g. "oidc,okta"); the
+// auth config (auth.session.secret, auth.providers...) comes from an extra --config file.
+// STAGEDOOR_AUTH_URL then defaults to this backend's own http://localhost:$BACKEND_PORT/api/auth
+// (the auth plugin builds its callback URLs and token issuer from discovery).
+const NODE_AUTH = process.env.NODE_AUTH === '1';
+if (NODE_AUTH && process.env.BACKEND_PORT && !process.env.STAGEDOOR_AUTH_URL) {
+  process.env.STAGEDOOR_AUTH_URL = `http://localhost:${process.env.BACKEND_PORT}/api/auth`;
+}
+const AUTH_MODULES = (process.env.NODE_AUTH_MODULES || '').split(',').map(m => m.trim()).filter(Boolean);
+if (!NODE_AUTH && AUTH_MODULES.length) {
+  console.error('node-backstage: NODE_AUTH_MODULES needs NODE_AUTH=1');
+  process.exit(2);
+}
 
 for (const name of ['BACKEND_PORT', 'STAGEDOOR_AUTH_URL']) {
   if (!process.env[name]) {
@@ -52,6 +67,19 @@ const opsPlugin = createBackendPlugin({
 const backend = createBackend();
 backend.add(require('@backstage/plugin-catalog-backend'));
 backend.add(opsPlugin);
+if (NODE_AUTH) {
+  backend.add(require('@backstage/plugin-auth-backend'));
+  for (const module of AUTH_MODULES) {
+    let loaded;
+    try {
+      loaded = require(`@backstage/plugin-auth-backend-module-${module}-provider`);
+    } catch (error) {
+      console.error(`node-backstage: unknown auth provider module ${module}: ${error.message}`);
+      process.exit(2);
+    }
+    backend.add(loaded);
+  }
+}
 // Exit instead of lingering half-started (e.g. port in use, bad config), so that a test
 // waiting for readiness sees the failure at once.
 backend.start().catch(error => {

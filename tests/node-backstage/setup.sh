@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent one-time install of the Node Backstage test backend (catalog only, no auth plugin).
-#  1. npm ci (exact versions from package-lock.json) if node_modules is missing. Install scripts
+# Idempotent one-time install of the Node Backstage test backend (catalog, and the real auth
+# plugin with its provider modules for the differential tests).
+#  1. npm ci (exact versions from package-lock.json) if node_modules is missing or was installed
+#     from another package-lock.json (its sha256 is kept in node_modules/.stagedoor-lock). Install scripts
 #     are skipped on purpose: npm 11 skips them anyway, and on older npm better-sqlite3's script
 #     would try to download a prebuilt binary / Node headers from the internet.
 #  2. Compile better-sqlite3 with npm's bundled node-gyp against the local Node headers if its
@@ -12,10 +14,12 @@ H="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$H"
 mkdir -p "$H/run"
 
-if [ ! -d "$H/node_modules/@backstage/backend-defaults" ] || [ ! -d "$H/node_modules/better-sqlite3" ]; then
+LOCK_SUM="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat "$H/node_modules/.stagedoor-lock" 2>/dev/null || true)" != "$LOCK_SUM" ]; then
   echo "setup: npm ci"
   t0=$SECONDS
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  echo "$LOCK_SUM" >"$H/node_modules/.stagedoor-lock"
   echo "setup: npm ci took $((SECONDS - t0)) s"
 fi
 
@@ -49,4 +53,6 @@ node -e "
   new (require('better-sqlite3'))(':memory:').prepare('select 1').get();
   require.resolve('@backstage/backend-defaults');
   require.resolve('@backstage/plugin-catalog-backend');
+  require.resolve('@backstage/plugin-auth-backend');
+  for (const m of Object.keys(require('./package.json').dependencies)) require.resolve(m);
 " && echo "setup ok: node $(node --version), better-sqlite3 $(node -p "require('better-sqlite3/package.json').version")"
