@@ -111,9 +111,9 @@ impl<'a> CookieWriter<'a> {
         }
     }
 
-    pub fn set_nonce(&mut self, provider: &str, nonce: &str) {
+    pub fn set_nonce(&mut self, request: &RequestCookies, provider: &str, nonce: &str) {
         let name = format!("{provider}-nonce");
-        self.legacy_removal(&name);
+        self.legacy_removal(request, &name);
         let path = format!("{}/handler", self.policy.base_path);
         self.push(&name, nonce, &path, NONCE_MAX_AGE_SECS, None);
     }
@@ -143,7 +143,7 @@ impl<'a> CookieWriter<'a> {
         value: &str,
         max_age: i64,
     ) {
-        self.legacy_removal(name);
+        self.legacy_removal(request, name);
         let base = self.policy.base_path.clone();
         for chunk in request.chunk_names(name) {
             self.push(&chunk, "", &base, 0, None);
@@ -173,11 +173,15 @@ impl<'a> CookieWriter<'a> {
         }
     }
 
-    /// Node first clears a same-named cookie set with a Domain by old Backstage versions.
-    fn legacy_removal(&mut self, name: &str) {
+    /// Node first clears a same-named cookie (and the chunks the request carried) set with a
+    /// Domain by old Backstage versions.
+    fn legacy_removal(&mut self, request: &RequestCookies, name: &str) {
         let base = self.policy.base_path.clone();
         let domain = self.policy.callback_host.clone();
         self.push(name, "", &base, 0, Some(&domain));
+        for chunk in request.chunk_names(name) {
+            self.push(&chunk, "", &base, 0, Some(&domain));
+        }
     }
 
     fn push(&mut self, name: &str, value: &str, path: &str, max_age: i64, domain: Option<&str>) {
@@ -259,7 +263,11 @@ mod tests {
     fn the_nonce_cookie_is_short_lived_under_the_handler_path() {
         let policy = policy("http://localhost:7007/api/auth/oidc/handler/frame");
         let mut writer = CookieWriter::new(&policy, "http://localhost:3000", 0);
-        writer.set_nonce("oidc", "dh3Ft780jH5YuQRDtVO30A==");
+        writer.set_nonce(
+            &RequestCookies::default(),
+            "oidc",
+            "dh3Ft780jH5YuQRDtVO30A==",
+        );
         let nonce = writer.headers[1].to_str().unwrap();
         for part in [
             "oidc-nonce=dh3Ft780jH5YuQRDtVO30A%3D%3D",

@@ -278,7 +278,8 @@ impl IdpClient {
         client_secret: &str,
         token: &str,
     ) -> Result<(), IdpError> {
-        let form = [("token", token), ("token_type_hint", "refresh_token")];
+        // As openid-client: no token_type_hint.
+        let form = [("token", token)];
         let request = self.authenticated_post(endpoint, auth, client_id, client_secret, &form);
         let response = self
             .send(request, "cannot reach the IdP's revocation endpoint")

@@ -117,6 +117,29 @@ impl ErrorWording {
         ApiError::new(ErrorName::Error, message)
     }
 
+    /// A failed refresh grant: openid-client's `OPError` carrying the IdP's error, or
+    /// passport-oauth2's `Failed to refresh access token` wrapping it (Node's inner message
+    /// is `unknown error '[object Object]'`; stagedoor keeps the IdP's words there).
+    pub fn refresh(self, error: IdpError) -> ApiError {
+        if self != Self::OpenIdClient {
+            let reason = ApiError::new(ErrorName::Error, error.message);
+            return ApiError::caused_by(ErrorName::Error, "Failed to refresh access token", reason);
+        }
+        let name = if error.error.is_some() {
+            ErrorName::OPError
+        } else {
+            ErrorName::Error
+        };
+        let mut cause = ApiError::new(name, error.message);
+        if let Some(code) = error.error {
+            cause.fields.push(("error", code));
+        }
+        if let Some(description) = error.description {
+            cause.fields.push(("error_description", description));
+        }
+        cause
+    }
+
     /// A failed token request during the callback.
     pub fn token(self, error: IdpError) -> ApiError {
         let reason = match (self, &error.error) {

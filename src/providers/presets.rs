@@ -162,7 +162,8 @@ fn auth0(reader: &mut EnvReader<'_>) -> Preset {
         Some("auto") => None,
         Some(other) => Some(other.to_owned()),
     };
-    let mut start_params = Vec::new();
+    // passport-auth0 passes Backstage's generic `accessType` through, literally.
+    let mut start_params = vec![("accessType".to_owned(), "offline".to_owned())];
     for (key, param) in [
         ("audience", "audience"),
         ("connection", "connection"),

@@ -40,10 +40,6 @@ impl Diff {
         self.node.is_some() && self.stagedoor.is_none()
     }
 
-    pub fn of(&self, providers: &[&str]) -> bool {
-        providers.contains(&self.provider)
-    }
-
     pub fn node_str(&self) -> &str {
         self.node
             .as_ref()

@@ -342,25 +342,6 @@ pub(super) fn failed(error: IdpError) -> ApiError {
     )
 }
 
-/// A failure during refresh: the cause is an `OPError` carrying the IdP's error.
-pub(super) fn op_error(error: IdpError) -> ApiError {
-    let mut cause = ApiError::new(
-        if error.error.is_some() {
-            ErrorName::OPError
-        } else {
-            ErrorName::Error
-        },
-        error.message,
-    );
-    if let Some(code) = error.error {
-        cause.fields.push(("error", code));
-    }
-    if let Some(description) = error.description {
-        cause.fields.push(("error_description", description));
-    }
-    cause
-}
-
 pub(super) fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
     HeaderValue::from_str(text).map_err(|_| ApiError::input("the URL cannot be sent as a header"))
 }

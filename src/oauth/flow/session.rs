@@ -5,8 +5,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{
-    FlowContext, OAuthEnv, OAuthProvider, Query, failed, op_error, request_origin, require_xrw,
-    with_cookies,
+    FlowContext, OAuthEnv, OAuthProvider, Query, failed, request_origin, require_xrw, with_cookies,
 };
 use crate::audit::AuditEvent;
 use crate::http::error::{ApiError, ErrorName, json_response};
@@ -160,7 +159,13 @@ impl OAuthProvider {
             form.push(("scope", &sent_scope));
         }
         let (tokens, id_claims) = env
-            .grant(&form, None, ctx.clock.now_seconds(), op_error, "")
+            .grant(
+                &form,
+                None,
+                ctx.clock.now_seconds(),
+                |error| settings.behaviour.errors.refresh(error),
+                "",
+            )
             .await?;
         if settings.behaviour.require_id_token_on_refresh && tokens.id_token.is_none() {
             return Err(ApiError::new(

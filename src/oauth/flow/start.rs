@@ -113,7 +113,7 @@ impl OAuthProvider {
 
         let app_origin = origin.as_deref().unwrap_or(ctx.origins.app_origin);
         let mut writer = CookieWriter::new(&env.cookies, app_origin, ctx.clock.now_millis());
-        writer.set_nonce(&self.id, &nonce);
+        writer.set_nonce(&request_cookies, &self.id, &nonce);
         writer.set_flow_secrets(&format!("{}-flow", self.id), &sealed);
         let mut response = with_cookies(StatusCode::FOUND.into_response(), writer.headers);
         let headers = response.headers_mut();
