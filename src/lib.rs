@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod entity_ref;
+pub mod error;
 pub mod exchange;
 pub mod glob;
 pub mod http;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::node::{NodeBackend, free_port};
 use common::{TestServer, jose};
 use serde_json::{Value, json};
-use stagedoor::http::error::{ApiError, ErrorName};
+use stagedoor::error::{Error as ApiError, ErrorName};
 use stagedoor::identity::Profile;
 use stagedoor::resolvers::{Resolved, SignIn, SignInInfo, UNRESOLVED, parse_sign_in};
 

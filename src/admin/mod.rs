@@ -18,7 +18,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::audit::{Audit, AuditEvent};
 use crate::entity_ref::EntityRef;
-use crate::http::error::{ApiError, json_response};
+use crate::error::Error;
+use crate::http::error::json_response;
 use crate::oauth::flow::Query;
 use crate::sessions::{ClientInfo, SessionManager};
 use crate::store::SessionRow;
@@ -41,17 +42,17 @@ impl AdminApi<'_> {
         rest: &[&str],
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         let caller = match self.auth.authenticate(headers, self.now_secs).await {
             Ok(caller) => caller,
             Err(reason) => {
                 self.audit
                     .record(self.event("admin_access").failure(reason.clone()));
-                return Err(ApiError::authentication(reason));
+                return Err(Error::authentication(reason));
             }
         };
         let Some(sessions) = self.sessions else {
-            return Err(ApiError::not_found(
+            return Err(Error::not_found(
                 "Server-side sessions are off; set stagedoor.sessions to keep sessions in the store",
             ));
         };
@@ -92,7 +93,7 @@ impl AdminApi<'_> {
             (&Method::DELETE, ["sessions", id]) => {
                 let session = store.session(id).await.map_err(store_error)?;
                 if !store.delete_session(id).await.map_err(store_error)? {
-                    return Err(ApiError::not_found(format!("No session '{id}'")));
+                    return Err(Error::not_found(format!("No session '{id}'")));
                 }
                 let user = session.map(|row| row.user_entity_ref).unwrap_or_default();
                 self.audit.record(
@@ -104,7 +105,7 @@ impl AdminApi<'_> {
                 );
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
-            _ => Err(ApiError::not_found(format!(
+            _ => Err(Error::not_found(format!(
                 "No admin route {method} /.stagedoor/{}",
                 rest.join("/")
             ))),
@@ -121,19 +122,19 @@ impl AdminApi<'_> {
     }
 }
 
-fn store_error(error: crate::store::StoreError) -> ApiError {
-    ApiError::store("the session store failed", &error)
+fn store_error(error: crate::store::StoreError) -> Error {
+    crate::http::error::store_error("the session store failed", &error)
 }
 
-fn user_param(query: &Query) -> Result<String, ApiError> {
+fn user_param(query: &Query) -> Result<String, Error> {
     let user = query
         .get("user")
         .filter(|user| !user.is_empty())
         .ok_or_else(|| {
-            ApiError::input("Missing 'user' query parameter, e.g. ?user=user:default/jane")
+            Error::input("Missing 'user' query parameter, e.g. ?user=user:default/jane")
         })?;
     let parsed = EntityRef::parse_with_kind(user).map_err(|_| {
-        ApiError::input(format!(
+        Error::input(format!(
             "'{user}' is not a user entity ref; expected e.g. user:default/jane"
         ))
     })?;

@@ -4,7 +4,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::http::error::{ApiError, ErrorName, json_response};
+use crate::error::{Error, ErrorName};
+use crate::http::error::json_response;
 
 /// Descriptions quote values from the request (an issuer, an algorithm); long ones are cut.
 const MAX_QUOTED_CHARS: usize = 120;
@@ -68,7 +69,7 @@ impl ExchangeError {
     }
 
     /// A sign-in resolver's refusal, in the token endpoint's terms.
-    pub fn from_resolver(error: ApiError) -> Self {
+    pub fn from_resolver(error: Error) -> Self {
         match error.name {
             ErrorName::NotAllowedError => Self::UnauthorizedClient(error.message.into_owned()),
             ErrorName::ServiceUnavailableError => Self::Unavailable(error.message.into_owned()),
@@ -81,7 +82,7 @@ impl ExchangeError {
 
     /// A failure to issue the Backstage token (keys, database): never the caller's fault.
     pub fn from_issuing(error: crate::tokens::TokenError) -> Self {
-        let error = ApiError::from(error);
+        let error = Error::from(error);
         match error.name {
             ErrorName::ServiceUnavailableError => Self::Unavailable(error.message.into_owned()),
             _ => Self::Internal(error.message.into_owned()),
@@ -187,15 +188,15 @@ mod tests {
     #[test]
     fn resolver_refusals_become_oauth_errors() {
         assert_eq!(
-            ExchangeError::from_resolver(ApiError::not_allowed("no")).code(),
+            ExchangeError::from_resolver(Error::not_allowed("no")).code(),
             "unauthorized_client"
         );
         assert_eq!(
-            ExchangeError::from_resolver(ApiError::new(ErrorName::Error, "unresolved")).code(),
+            ExchangeError::from_resolver(Error::new(ErrorName::Error, "unresolved")).code(),
             "invalid_grant"
         );
         assert_eq!(
-            ExchangeError::from_resolver(ApiError::new(
+            ExchangeError::from_resolver(Error::new(
                 ErrorName::ServiceUnavailableError,
                 "catalog down"
             ))

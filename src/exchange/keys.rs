@@ -121,7 +121,7 @@ impl Discovery {
                 ))
             }
             Err(Failure::Misconfigured(message)) => {
-                let error = crate::http::error::ApiError::internal(
+                let error = crate::error::Error::internal(
                     "token exchange: the issuer's discovery document does not fit stagedoor.tokenExchange",
                     &message,
                 );

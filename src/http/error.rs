@@ -1,157 +1,61 @@
-//! Backstage's error shape (spec §2.1): the one place where errors become HTTP responses.
-
-use std::borrow::Cow;
+//! Backstage's error shape (spec §2.1): the one place where errors become HTTP responses,
+//! and where the failures of the stores and keys become [`Error`]s.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-/// The `error.name` values Backstage clients inspect, with their status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorName {
-    InputError,
-    AuthenticationError,
-    NotAllowedError,
-    NotFoundError,
-    ConflictError,
-    NotImplementedError,
-    ServiceUnavailableError,
-    PayloadTooLargeError,
-    /// An OAuth error returned by the identity provider (openid-client's name for it).
-    OPError,
-    /// A plain JavaScript `Error`: Backstage answers 500 for it.
-    Error,
-}
+use crate::error::{Error, ErrorName};
+use crate::keys::KeyError;
+use crate::sessions::SessionError;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
 
-impl ErrorName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InputError => "InputError",
-            Self::AuthenticationError => "AuthenticationError",
-            Self::NotAllowedError => "NotAllowedError",
-            Self::NotFoundError => "NotFoundError",
-            Self::ConflictError => "ConflictError",
-            Self::NotImplementedError => "NotImplementedError",
-            Self::ServiceUnavailableError => "ServiceUnavailableError",
-            Self::PayloadTooLargeError => "PayloadTooLargeError",
-            Self::OPError => "OPError",
-            Self::Error => "Error",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::InputError => StatusCode::BAD_REQUEST,
-            Self::AuthenticationError => StatusCode::UNAUTHORIZED,
-            Self::NotAllowedError => StatusCode::FORBIDDEN,
-            Self::NotFoundError => StatusCode::NOT_FOUND,
-            Self::ConflictError => StatusCode::CONFLICT,
-            Self::NotImplementedError => StatusCode::NOT_IMPLEMENTED,
-            Self::ServiceUnavailableError => StatusCode::SERVICE_UNAVAILABLE,
-            Self::PayloadTooLargeError => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::OPError | Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub name: ErrorName,
-    pub message: Cow<'static, str>,
-    pub cause: Option<Box<ApiError>>,
-    /// Extra members shown before `name` (an OAuth `error` and `error_description`).
-    pub fields: Vec<(&'static str, String)>,
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.name.as_str(), self.message)
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-impl ApiError {
-    pub fn new(name: ErrorName, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            name,
-            message: message.into(),
-            cause: None,
-            fields: Vec::new(),
-        }
-    }
-
-    pub fn input(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorName::InputError, message)
-    }
-
-    pub fn authentication(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorName::AuthenticationError, message)
-    }
-
-    pub fn not_allowed(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorName::NotAllowedError, message)
-    }
-
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorName::NotFoundError, message)
-    }
-
-    pub fn unknown_provider(segment: &str) -> Self {
-        Self::not_found(format!("Unknown auth provider '{segment}'"))
-    }
-
-    /// Wraps `cause` the way Backstage's `CustomErrorBase` does: the outer message ends with
-    /// `; caused by <Name>: <message>` and the cause is kept as a nested object.
-    pub fn caused_by(name: ErrorName, message: &str, cause: ApiError) -> Self {
-        Self {
-            name,
-            message: format!("{message}; caused by {cause}").into(),
-            cause: Some(Box::new(cause)),
-            fields: Vec::new(),
-        }
-    }
-
-    /// An error whose details must stay in the logs (database failures and the like).
-    /// Mirrors Backstage, which replaces such errors with a log id.
-    pub fn internal(context: &str, detail: &dyn std::fmt::Display) -> Self {
-        let log_id = format!("{:016x}", rand_log_id());
-        tracing::error!(log_id = %log_id, "{context}: {detail}");
-        Self::new(
-            ErrorName::Error,
-            format!("An internal error occurred logId={log_id}"),
+/// A database failure: 503 while the database is out of reach (the caller may retry and
+/// readiness reports it), otherwise an internal error.
+pub fn store_error(context: &str, error: &StoreError) -> Error {
+    if error.is_unavailable() {
+        Error::service_unavailable(
+            "The database is unavailable",
+            &format_args!("{context}: {error}"),
         )
+    } else {
+        Error::internal(context, error)
     }
+}
 
-    pub fn service_unavailable(context: &str, detail: &dyn std::fmt::Display) -> Self {
-        tracing::warn!("{context}: {detail}");
-        Self::new(
-            ErrorName::ServiceUnavailableError,
-            format!("{context}, try again shortly"),
-        )
+/// A key failure: the store's failures as [`store_error`], the rest internal.
+pub fn key_error(context: &str, error: &KeyError) -> Error {
+    match error {
+        KeyError::Store(error) => store_error(context, error),
+        other => Error::internal(context, other),
     }
+}
 
-    /// A database failure: 503 while the database is out of reach (the caller may retry and
-    /// readiness reports it), otherwise an internal error.
-    pub fn store(context: &str, error: &crate::store::StoreError) -> Self {
-        if error.is_unavailable() {
-            Self::service_unavailable(
-                "The database is unavailable",
-                &format_args!("{context}: {error}"),
-            )
-        } else {
-            Self::internal(context, error)
-        }
-    }
-
-    /// A key failure: the store's failures as [`ApiError::store`], the rest internal.
-    pub fn keys(context: &str, error: &crate::keys::KeyError) -> Self {
+impl From<SessionError> for Error {
+    fn from(error: SessionError) -> Self {
         match error {
-            crate::keys::KeyError::Store(error) => Self::store(context, error),
-            other => Self::internal(context, other),
+            SessionError::Store(error) => {
+                store_error("reading or writing a session failed", &error)
+            }
+            SessionError::Crypto => Error::internal("sealing a session failed", &error),
         }
     }
+}
 
+impl From<TokenError> for Error {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::InvalidSubject | TokenError::TooLarge { .. } => {
+                Error::new(ErrorName::Error, error.to_string())
+            }
+            TokenError::Key(error) => key_error("signing a token failed", &error),
+            TokenError::Store(error) => store_error("storing user info failed", &error),
+        }
+    }
+}
+
+impl Error {
     /// Renders the standard body. `url` is the request URL relative to `/api/auth`.
     pub fn into_response_for(self, method: &http::Method, url: &str) -> Response {
         let status = self.name.status();
@@ -169,13 +73,6 @@ impl ApiError {
     }
 }
 
-fn rand_log_id() -> u64 {
-    let mut bytes = [0u8; 8];
-    // A log id only correlates a response with a log line; any value will do if RNG fails.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    u64::from_le_bytes(bytes)
-}
-
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorObject<'a>,
@@ -183,10 +80,10 @@ struct ErrorBody<'a> {
     response: ResponseInfo,
 }
 
-struct ErrorObject<'a>(&'a ApiError);
+struct ErrorObject<'a>(&'a Error);
 
-impl<'a> From<&'a ApiError> for ErrorObject<'a> {
-    fn from(error: &'a ApiError) -> Self {
+impl<'a> From<&'a Error> for ErrorObject<'a> {
+    fn from(error: &'a Error) -> Self {
         Self(error)
     }
 }
@@ -248,10 +145,10 @@ mod tests {
 
     #[test]
     fn cause_is_folded_into_message_and_nested() {
-        let error = ApiError::caused_by(
+        let error = Error::caused_by(
             ErrorName::AuthenticationError,
             "Refresh failed",
-            ApiError::input("Missing session cookie"),
+            Error::input("Missing session cookie"),
         );
         assert_eq!(
             error.message,

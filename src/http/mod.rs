@@ -26,14 +26,15 @@ use crate::audit::AuditEvent;
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::error::{Error, ErrorName};
 use crate::keys::KeyManager;
 use crate::oauth::flow::{FlowContext, OAuthProvider, Query};
 use crate::oauth::origin::Origins;
 use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
 use crate::store::Store;
-use crate::tokens::{TokenError, TokenIssuer};
-use error::{ApiError, ErrorName, json_response};
+use crate::tokens::TokenIssuer;
+use error::json_response;
 
 pub const MOUNT_PATH: &str = "/api/auth";
 /// Request bodies above this are refused, as Express's body parsers do (100 kB).
@@ -162,7 +163,7 @@ async fn route(
     method: &Method,
     segments: &[&str],
     request: &Parts,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let get = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
     match segments {
@@ -220,7 +221,7 @@ async fn route(
         }
         _ => {}
     }
-    Err(ApiError::unknown_provider(segments[0]))
+    Err(Error::unknown_provider(segments[0]))
 }
 
 async fn guest_route(
@@ -229,9 +230,9 @@ async fn guest_route(
     post: bool,
     segments: &[&str],
     request: &Parts,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let Some(guest) = &state.guest else {
-        return Err(ApiError::not_found(format!(
+        return Err(Error::not_found(format!(
             "No auth provider registered for '{}'",
             segments[0]
         )));
@@ -258,7 +259,7 @@ async fn guest_route(
             refuse_large_body(request)?;
             Err(not_implemented())
         }
-        _ => Err(ApiError::unknown_provider(segments[0])),
+        _ => Err(Error::unknown_provider(segments[0])),
     }
 }
 
@@ -269,7 +270,7 @@ async fn oauth_route(
     post: bool,
     rest: &[&str],
     request: &Parts,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let context = FlowContext {
         origins: Origins {
             app_origin: &state.settings.app_origin,
@@ -301,7 +302,7 @@ async fn oauth_route(
             refuse_large_body(request)?;
             provider.logout(&context, &query, headers).await
         }
-        _ => Err(ApiError::unknown_provider(&provider.id)),
+        _ => Err(Error::unknown_provider(&provider.id)),
     }
 }
 
@@ -332,46 +333,21 @@ pub(crate) fn request_id(request: &Parts) -> Option<&str> {
         .map(|id| id.0.as_str())
 }
 
-fn not_implemented() -> ApiError {
-    ApiError::new(ErrorName::NotImplementedError, "Not implemented")
+fn not_implemented() -> Error {
+    Error::new(ErrorName::NotImplementedError, "Not implemented")
 }
 
-fn refuse_large_body(request: &Parts) -> Result<(), ApiError> {
+fn refuse_large_body(request: &Parts) -> Result<(), Error> {
     let declared = request
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     match declared {
-        Some(length) if length > MAX_BODY_BYTES => Err(ApiError::new(
+        Some(length) if length > MAX_BODY_BYTES => Err(Error::new(
             ErrorName::PayloadTooLargeError,
             "request entity too large",
         )),
         _ => Ok(()),
-    }
-}
-
-impl From<crate::sessions::SessionError> for ApiError {
-    fn from(error: crate::sessions::SessionError) -> Self {
-        match error {
-            crate::sessions::SessionError::Store(error) => {
-                ApiError::store("reading or writing a session failed", &error)
-            }
-            crate::sessions::SessionError::Crypto => {
-                ApiError::internal("sealing a session failed", &error)
-            }
-        }
-    }
-}
-
-impl From<TokenError> for ApiError {
-    fn from(error: TokenError) -> Self {
-        match error {
-            TokenError::InvalidSubject | TokenError::TooLarge { .. } => {
-                ApiError::new(ErrorName::Error, error.to_string())
-            }
-            TokenError::Key(error) => ApiError::keys("signing a token failed", &error),
-            TokenError::Store(error) => ApiError::store("storing user info failed", &error),
-        }
     }
 }

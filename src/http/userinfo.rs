@@ -5,14 +5,14 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::error::{ApiError, json_bytes_response};
+use super::error::json_bytes_response;
+use crate::error::Error;
 use crate::tokens::{VerifyError, verify_user_token};
 
-pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let token =
-        bearer_token(headers).ok_or_else(|| ApiError::authentication("No token provided"))?;
+pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response, Error> {
+    let token = bearer_token(headers).ok_or_else(|| Error::authentication("No token provided"))?;
     if is_external_static_token(&state.settings.external_static_tokens, token) {
-        return Err(ApiError::input(
+        return Err(Error::input(
             "Userinfo endpoint must be called with a token that represents a user principal",
         ));
     }
@@ -20,14 +20,16 @@ pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response,
     let sub = verify_user_token(public_keys, state.clock.now_seconds(), token, true)
         .await
         .map_err(|error| match error {
-            VerifyError::Keys(error) => ApiError::keys("reading signing keys failed", &error),
-            other => ApiError::authentication(other.to_string()),
+            VerifyError::Keys(error) => {
+                crate::http::error::key_error("reading signing keys failed", &error)
+            }
+            other => Error::authentication(other.to_string()),
         })?;
     let info = state
         .store
         .user_info(&sub)
         .await
-        .map_err(|error| ApiError::store("reading user info failed", &error))?;
+        .map_err(|error| crate::http::error::store_error("reading user info failed", &error))?;
     Ok(match info {
         Some(info) => json_bytes_response(StatusCode::OK, info.into()),
         None => {

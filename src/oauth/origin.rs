@@ -1,7 +1,7 @@
 //! Origin and redirect checks (§4.3), exact: the app's origin or an allowed pattern.
 
+use crate::error::Error;
 use crate::glob::OriginPatterns;
-use crate::http::error::ApiError;
 
 pub struct Origins<'a> {
     pub app_origin: &'a str,
@@ -14,13 +14,13 @@ impl Origins<'_> {
     }
 
     /// Normalises `origin` (as `new URL(origin).origin`) and checks it.
-    pub fn check(&self, origin: &str) -> Result<String, ApiError> {
+    pub fn check(&self, origin: &str) -> Result<String, Error> {
         let normalized = normalize(origin)
-            .ok_or_else(|| ApiError::input("App origin is invalid, failed to parse"))?;
+            .ok_or_else(|| Error::input("App origin is invalid, failed to parse"))?;
         if self.is_allowed(&normalized) {
             Ok(normalized)
         } else {
-            Err(ApiError::not_allowed(format!(
+            Err(Error::not_allowed(format!(
                 "Origin '{normalized}' is not allowed"
             )))
         }
@@ -29,9 +29,9 @@ impl Origins<'_> {
     /// Beyond Node: where the browser is sent after sign-in must be on an allowed origin.
     /// Parsed as a browser would (WHATWG URL), so `@`, backslashes, encodings and odd
     /// schemes cannot smuggle another host past the check.
-    pub fn check_redirect(&self, redirect_url: &str) -> Result<(), ApiError> {
+    pub fn check_redirect(&self, redirect_url: &str) -> Result<(), Error> {
         let refused =
-            || ApiError::not_allowed(format!("Redirect URL '{redirect_url}' is not allowed"));
+            || Error::not_allowed(format!("Redirect URL '{redirect_url}' is not allowed"));
         let url = url::Url::parse(redirect_url).map_err(|_| refused())?;
         if !matches!(url.scheme(), "http" | "https")
             || !url.username().is_empty()

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::http::error::ApiError;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OAuthState {
@@ -40,7 +40,7 @@ impl OAuthState {
     }
 
     /// Node's decoder: hex up to the first invalid pair, form-decoded, last value wins.
-    pub fn decode(hex: &str) -> Result<Self, ApiError> {
+    pub fn decode(hex: &str) -> Result<Self, Error> {
         let bytes: Vec<u8> = hex
             .as_bytes()
             .chunks_exact(2)
@@ -64,12 +64,10 @@ impl OAuthState {
             }
         }
         if state.env.is_empty() {
-            return Err(ApiError::not_allowed("OAuth state is invalid, missing env"));
+            return Err(Error::not_allowed("OAuth state is invalid, missing env"));
         }
         if state.nonce.is_empty() {
-            return Err(ApiError::not_allowed(
-                "OAuth state is invalid, missing nonce",
-            ));
+            return Err(Error::not_allowed("OAuth state is invalid, missing nonce"));
         }
         Ok(state)
     }

@@ -6,7 +6,7 @@ use crate::catalog::{CatalogClient, UserQuery};
 use crate::clock::SharedClock;
 use crate::config::GuestSettings;
 use crate::entity_ref::EntityRef;
-use crate::http::error::ApiError;
+use crate::error::Error;
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::resolvers::sign_in_with_catalog_user;
 use crate::tokens::TokenIssuer;
@@ -56,9 +56,9 @@ impl GuestProvider {
         &self,
         issuer: &TokenIssuer,
         catalog: &CatalogClient,
-    ) -> Result<GuestSession, ApiError> {
+    ) -> Result<GuestSession, Error> {
         if !self.development && !self.settings.allow_outside_development {
-            return Err(ApiError::not_allowed(OUTSIDE_DEVELOPMENT));
+            return Err(Error::not_allowed(OUTSIDE_DEVELOPMENT));
         }
         // The catalog's user if there is one (real ownership); on any error the configured
         // identity, verbatim, as Node does.

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::config::Problem;
 use crate::config::duration::DurationValue;
-use crate::http::error::{ApiError, ErrorName};
+use crate::error::{Error, ErrorName};
 use crate::oauth::idp::{ClientAuth, IdpError, Metadata};
 use crate::resolvers::SignIn;
 
@@ -90,7 +90,7 @@ pub enum ErrorWording {
 
 impl ErrorWording {
     /// An `error` the IdP sent back to the callback.
-    pub fn callback(self, error: &str, description: Option<&str>) -> ApiError {
+    pub fn callback(self, error: &str, description: Option<&str>) -> Error {
         let message = match self {
             Self::OpenIdClient => {
                 let text = match description {
@@ -114,23 +114,23 @@ impl ErrorWording {
             }
             Self::Auth0 => "Authentication rejected, ".to_owned(),
         };
-        ApiError::new(ErrorName::Error, message)
+        Error::new(ErrorName::Error, message)
     }
 
     /// A failed refresh grant: openid-client's `OPError` carrying the IdP's error, or
     /// passport-oauth2's `Failed to refresh access token` wrapping it (Node's inner message
     /// is `unknown error '[object Object]'`; stagedoor keeps the IdP's words there).
-    pub fn refresh(self, error: IdpError) -> ApiError {
+    pub fn refresh(self, error: IdpError) -> Error {
         if self != Self::OpenIdClient {
-            let reason = ApiError::new(ErrorName::Error, error.message);
-            return ApiError::caused_by(ErrorName::Error, "Failed to refresh access token", reason);
+            let reason = Error::new(ErrorName::Error, error.message);
+            return Error::caused_by(ErrorName::Error, "Failed to refresh access token", reason);
         }
         let name = if error.error.is_some() {
             ErrorName::OPError
         } else {
             ErrorName::Error
         };
-        let mut cause = ApiError::new(name, error.message);
+        let mut cause = Error::new(name, error.message);
         if let Some(code) = error.error {
             cause.fields.push(("error", code));
         }
@@ -141,12 +141,12 @@ impl ErrorWording {
     }
 
     /// A failed token request during the callback.
-    pub fn token(self, error: IdpError) -> ApiError {
+    pub fn token(self, error: IdpError) -> Error {
         let reason = match (self, &error.error) {
             (Self::OpenIdClient, _) | (_, None) => error.message,
             (_, Some(code)) => error.description.unwrap_or_else(|| code.clone()),
         };
-        ApiError::new(ErrorName::Error, format!("Authentication failed, {reason}"))
+        Error::new(ErrorName::Error, format!("Authentication failed, {reason}"))
     }
 }
 

@@ -5,7 +5,7 @@ use super::{
     ResolveError, Resolved, SignInInfo, failed, fallback_identity, sign_in_with_catalog_user,
 };
 use crate::catalog::{CatalogClient, CatalogError, UserQuery};
-use crate::http::error::ErrorName;
+use crate::error::ErrorName;
 
 #[derive(Debug, Clone)]
 pub enum Resolver {

@@ -17,7 +17,7 @@ pub use rules::{ClaimRules, OwnershipMode, RefTemplate};
 
 use crate::catalog::{CatalogClient, CatalogError, Entity, UserQuery};
 use crate::entity_ref::EntityRef;
-use crate::http::error::{ApiError, ErrorName};
+use crate::error::{Error, ErrorName};
 use crate::identity::Profile;
 
 pub const UNRESOLVED: &str = "Failed to sign-in, unable to resolve user identity. Please verify that your catalog contains the expected User entities that would match your configured sign-in resolver.";
@@ -47,7 +47,7 @@ pub enum ResolveError {
     /// Try the next resolver.
     NotFound,
     /// Stop: sign-in fails with this error.
-    Failed(ApiError),
+    Failed(Error),
 }
 
 impl From<CatalogError> for ResolveError {
@@ -55,15 +55,15 @@ impl From<CatalogError> for ResolveError {
         match error {
             CatalogError::NotFound => Self::NotFound,
             CatalogError::Conflict => {
-                Self::Failed(ApiError::new(ErrorName::ConflictError, error.to_string()))
+                Self::Failed(Error::new(ErrorName::ConflictError, error.to_string()))
             }
             CatalogError::Unavailable(detail) => Self::Failed(catalog_unavailable(&detail)),
         }
     }
 }
 
-pub fn catalog_unavailable(detail: &str) -> ApiError {
-    ApiError::new(
+pub fn catalog_unavailable(detail: &str) -> Error {
+    Error::new(
         ErrorName::ServiceUnavailableError,
         format!(
             "Sign-in failed because the catalog could not be reached to look up the user ({detail}); try again shortly"
@@ -72,7 +72,7 @@ pub fn catalog_unavailable(detail: &str) -> ApiError {
 }
 
 fn failed(name: ErrorName, message: impl Into<Cow<'static, str>>) -> ResolveError {
-    ResolveError::Failed(ApiError::new(name, message))
+    ResolveError::Failed(Error::new(name, message))
 }
 
 /// A provider environment's sign-in configuration.
@@ -92,7 +92,7 @@ impl SignIn {
         &self,
         info: &SignInInfo,
         catalog: &CatalogClient,
-    ) -> Result<Resolved, ApiError> {
+    ) -> Result<Resolved, Error> {
         self.rules.check_access(&info.claims)?;
         for resolver in &self.resolvers {
             match resolver.resolve(info, catalog).await {
@@ -101,7 +101,7 @@ impl SignIn {
                 Err(ResolveError::Failed(error)) => return Err(error),
             }
         }
-        Err(ApiError::new(ErrorName::Error, UNRESOLVED))
+        Err(Error::new(ErrorName::Error, UNRESOLVED))
     }
 }
 

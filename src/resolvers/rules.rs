@@ -7,7 +7,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::{Resolved, SignInInfo, normalize_ref};
-use crate::http::error::ApiError;
+use crate::error::Error;
 
 /// `user:default/{email_local_part}`: text with `{name}` placeholders, filled from the
 /// claims, or from `email`, `email_local_part`, `email_domain`, `username`, `user_id`.
@@ -172,7 +172,7 @@ const DEFAULT_REFUSAL: &str = "You are not allowed to sign in to Backstage with 
 
 impl ClaimRules {
     /// Allow rules: at least one must hold (when there are any); deny rules: none may.
-    pub fn check_access(&self, claims: &Map<String, Value>) -> Result<(), ApiError> {
+    pub fn check_access(&self, claims: &Map<String, Value>) -> Result<(), Error> {
         let allowed = self.allow.is_empty() || self.allow.iter().any(|rule| rule.holds(claims));
         let denied = self.deny.iter().any(|rule| rule.holds(claims));
         if allowed && !denied {
@@ -182,7 +182,7 @@ impl ClaimRules {
             .refused_message
             .clone()
             .unwrap_or_else(|| DEFAULT_REFUSAL.to_owned());
-        Err(ApiError::not_allowed(message))
+        Err(Error::not_allowed(message))
     }
 
     pub fn apply_ownership(&self, mut resolved: Resolved, claims: &Map<String, Value>) -> Resolved {
@@ -365,7 +365,7 @@ mod tests {
             refused.message,
             "Only members of backstage-users may sign in"
         );
-        assert_eq!(refused.name, crate::http::error::ErrorName::NotAllowedError);
+        assert_eq!(refused.name, crate::error::ErrorName::NotAllowedError);
         assert!(
             rules
                 .check_access(&claims(

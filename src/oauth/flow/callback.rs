@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{
     FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value, with_cookies,
 };
-use crate::http::error::{ApiError, ErrorName};
+use crate::error::{Error, ErrorName};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::frame;
 use crate::oauth::idp::Metadata;
@@ -20,7 +20,7 @@ impl OAuthProvider {
         ctx: &FlowContext<'_>,
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         let result = self.frame_inner(ctx, query, headers).await;
         if let Err(error) = &result {
             ctx.observe("sign_in", &self.id, Err(error));
@@ -33,7 +33,7 @@ impl OAuthProvider {
         ctx: &FlowContext<'_>,
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         // Before any failure can be delivered to the browser, the environment must be known;
         // these errors are JSON, as in Node.
         let state = match query.get("state") {
@@ -45,7 +45,7 @@ impl OAuthProvider {
             .or(state.as_ref().map(|state| state.env.as_str()));
         let env = self.environment(env_name)?.clone();
         let state =
-            state.ok_or_else(|| ApiError::not_allowed("OAuth state is invalid, missing env"))?;
+            state.ok_or_else(|| Error::not_allowed("OAuth state is invalid, missing env"))?;
 
         // The target origin of the popup message; a refused origin never receives anything.
         let (target, origin_error) = match state
@@ -97,15 +97,15 @@ impl OAuthProvider {
     }
 
     /// §3.2 step 4: the browser that finishes the sign-in is the one that started it.
-    fn check_nonce(&self, cookies: &RequestCookies, state: &OAuthState) -> Result<(), ApiError> {
+    fn check_nonce(&self, cookies: &RequestCookies, state: &OAuthState) -> Result<(), Error> {
         let cookie_nonce = cookies
             .get(&format!("{}-nonce", self.id))
-            .ok_or_else(|| ApiError::not_allowed("Auth response is missing cookie nonce"))?;
+            .ok_or_else(|| Error::not_allowed("Auth response is missing cookie nonce"))?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             cookie_nonce.as_bytes(),
             state.nonce.as_bytes(),
         )) {
-            return Err(ApiError::not_allowed("Invalid nonce"));
+            return Err(Error::not_allowed("Invalid nonce"));
         }
         Ok(())
     }
@@ -118,7 +118,7 @@ impl OAuthProvider {
         query: &Query,
         cookies: &RequestCookies,
         target: &str,
-    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+    ) -> Result<(Value, Vec<HeaderValue>), Error> {
         let settings = &env.settings;
         if let (Some("redirect"), Some(url)) =
             (state.flow.as_deref(), state.redirect_url.as_deref())
@@ -141,9 +141,9 @@ impl OAuthProvider {
         );
         let secrets = secrets
             .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= crate::oauth::cookies::NONCE_MAX_AGE_SECS)
-            .ok_or_else(|| ApiError::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
+            .ok_or_else(|| Error::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
         let code = query.get("code").ok_or_else(|| {
-            ApiError::new(
+            Error::new(
                 ErrorName::Error,
                 "Authentication failed, the IdP sent no authorization code",
             )
@@ -167,14 +167,14 @@ impl OAuthProvider {
             )
             .await?;
         if settings.behaviour.require_id_token && tokens.id_token.is_none() {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorName::Error,
                 "Authentication failed, the IdP returned no ID token",
             ));
         }
         let scope = match (&state.scope, settings.persist_scopes) {
             (Some(scope), true) => scope.clone(),
-            (None, true) => return Err(ApiError::authentication("No scope found in OAuth state")),
+            (None, true) => return Err(Error::authentication("No scope found in OAuth state")),
             (_, false) => env.reported_scope("", &tokens),
         };
         let payload = self
@@ -202,7 +202,7 @@ impl OAuthProvider {
 
 /// RFC 9207: an `iss` on the response must be the IdP this sign-in started with, and an IdP
 /// that promises to send it must have sent it (the generic oauth2 provider knows no issuer).
-fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), ApiError> {
+fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), Error> {
     let Some(issuer) = metadata.issuer.as_deref() else {
         return Ok(());
     };
@@ -215,7 +215,7 @@ fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), ApiError> 
         ),
         _ => return Ok(()),
     };
-    Err(ApiError::new(
+    Err(Error::new(
         ErrorName::Error,
         format!("Authentication failed, {reason}"),
     ))
@@ -223,11 +223,7 @@ fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), ApiError> 
 
 /// The redirect (redirect flow; its URL was checked against the allowed origins) or the popup
 /// page carrying the session.
-fn success_response(
-    state: &OAuthState,
-    target: &str,
-    payload: &Value,
-) -> Result<Response, ApiError> {
+fn success_response(state: &OAuthState, target: &str, payload: &Value) -> Result<Response, Error> {
     if state.flow.as_deref() != Some("redirect") {
         return Ok(frame::page(
             &json!({"type": "authorization_response", "response": payload}),
@@ -237,7 +233,7 @@ fn success_response(
     let url = state
         .redirect_url
         .as_deref()
-        .ok_or_else(|| ApiError::input("No redirectUrl provided in request query parameters"))?;
+        .ok_or_else(|| Error::input("No redirectUrl provided in request query parameters"))?;
     redirect_response(url)
 }
 
@@ -248,7 +244,7 @@ fn deliver_error(
     ctx: &FlowContext<'_>,
     state: &OAuthState,
     target: &str,
-    error: ApiError,
+    error: Error,
 ) -> Response {
     if let (Some("redirect"), Some(redirect_url)) =
         (state.flow.as_deref(), state.redirect_url.as_deref())
@@ -274,7 +270,7 @@ fn deliver_error(
     )
 }
 
-fn redirect_response(url: &str) -> Result<Response, ApiError> {
+fn redirect_response(url: &str) -> Result<Response, Error> {
     let mut response = (StatusCode::FOUND, format!("Found. Redirecting to {url}")).into_response();
     response
         .headers_mut()

@@ -26,7 +26,7 @@ use super::sealed::Sealer;
 use crate::audit::{Audit, AuditEvent, Outcome};
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
-use crate::http::error::{ApiError, ErrorName};
+use crate::error::{Error, ErrorName};
 use crate::metrics::Metrics;
 use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
 use crate::sessions::{ClientInfo, SessionManager};
@@ -57,7 +57,7 @@ impl FlowContext<'_> {
         env: &OAuthEnv,
         payload: &Value,
         refresh_token: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, Error> {
         let Some(sessions) = self.sessions else {
             return Ok(refresh_token.to_owned());
         };
@@ -79,7 +79,7 @@ impl FlowContext<'_> {
         &self,
         event: &'static str,
         provider: &str,
-        result: Result<&Value, &ApiError>,
+        result: Result<&Value, &Error>,
     ) {
         let base = AuditEvent::new(event)
             .provider(provider)
@@ -155,9 +155,9 @@ impl OAuthEnv {
         form: &[(&str, &str)],
         nonce: Option<&str>,
         now_secs: i64,
-        on_idp_error: impl Fn(IdpError) -> ApiError,
+        on_idp_error: impl Fn(IdpError) -> Error,
         validation_prefix: &str,
-    ) -> Result<(TokenResponse, Map<String, Value>), ApiError> {
+    ) -> Result<(TokenResponse, Map<String, Value>), Error> {
         let settings = &self.settings;
         let metadata = self.idp.metadata().await.map_err(&on_idp_error)?;
         let (metadata, jwks) = metadata.as_ref();
@@ -187,7 +187,7 @@ impl OAuthEnv {
             now_secs,
         };
         let claims = jwks.verify(id_token, &expected).await.map_err(|reason| {
-            ApiError::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
+            Error::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
         })?;
         Ok((tokens, claims))
     }
@@ -286,11 +286,11 @@ impl OAuthProvider {
         }
     }
 
-    fn environment(&self, env: Option<&str>) -> Result<&Arc<OAuthEnv>, ApiError> {
+    fn environment(&self, env: Option<&str>) -> Result<&Arc<OAuthEnv>, Error> {
         let env =
-            env.ok_or_else(|| ApiError::input("Must specify 'env' query to select environment"))?;
+            env.ok_or_else(|| Error::input("Must specify 'env' query to select environment"))?;
         self.environments.get(env).ok_or_else(|| {
-            ApiError::not_found(format!(
+            Error::not_found(format!(
                 "No configuration available for the '{env}' environment of this provider."
             ))
         })
@@ -324,26 +324,26 @@ pub(super) fn binding(provider: &str, environment: &str, nonce: &str) -> String 
     format!("{provider}|{environment}|{nonce}")
 }
 
-pub(super) fn require_xrw(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_xrw(headers: &HeaderMap) -> Result<(), Error> {
     match headers
         .get("x-requested-with")
         .and_then(|v| v.to_str().ok())
     {
         Some("XMLHttpRequest") => Ok(()),
-        _ => Err(ApiError::authentication("Invalid X-Requested-With header")),
+        _ => Err(Error::authentication("Invalid X-Requested-With header")),
     }
 }
 
 /// A failure during the callback, in Node's words.
-pub(super) fn failed(error: IdpError) -> ApiError {
-    ApiError::new(
+pub(super) fn failed(error: IdpError) -> Error {
+    Error::new(
         ErrorName::Error,
         format!("Authentication failed, {}", error.message),
     )
 }
 
-pub(super) fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(text).map_err(|_| ApiError::input("the URL cannot be sent as a header"))
+pub(super) fn header_value(text: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(text).map_err(|_| Error::input("the URL cannot be sent as a header"))
 }
 
 /// `url` with `params` appended (its own query kept), `encodeURIComponent`-encoded.
@@ -362,15 +362,15 @@ pub(super) fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     format!("{url}{separator}{}", encoded.join("&"))
 }
 
-pub(super) fn random_bytes(count: usize) -> Result<Vec<u8>, ApiError> {
+pub(super) fn random_bytes(count: usize) -> Result<Vec<u8>, Error> {
     let mut bytes = vec![0u8; count];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| ApiError::internal("no randomness", &"rng"))?;
+        .map_err(|_| Error::internal("no randomness", &"rng"))?;
     Ok(bytes)
 }
 
 /// `count` random bytes, standard base64 (as Node's nonces).
-pub(super) fn random_base64(count: usize) -> Result<String, ApiError> {
+pub(super) fn random_base64(count: usize) -> Result<String, Error> {
     Ok(STANDARD.encode(random_bytes(count)?))
 }

@@ -8,7 +8,8 @@ use super::{
     FlowContext, OAuthEnv, OAuthProvider, Query, failed, request_origin, require_xrw, with_cookies,
 };
 use crate::audit::AuditEvent;
-use crate::http::error::{ApiError, ErrorName, json_response};
+use crate::error::{Error, ErrorName};
+use crate::http::error::json_response;
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
@@ -29,11 +30,11 @@ impl OAuthProvider {
         tokens: &TokenResponse,
         id_claims: &Map<String, Value>,
         scope: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, Error> {
         let access_token = tokens
             .access_token
             .as_deref()
-            .ok_or_else(|| ApiError::new(ErrorName::Error, "Failed to obtain access token"))?;
+            .ok_or_else(|| Error::new(ErrorName::Error, "Failed to obtain access token"))?;
         let userinfo = fetch_userinfo(env, access_token).await?;
         check_same_subject(id_claims, &userinfo)?;
         let text = |name: &str| {
@@ -92,7 +93,7 @@ impl OAuthProvider {
         ctx: &FlowContext<'_>,
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         let env = self.environment(query.get("env"))?.clone();
         require_xrw(headers)?;
         let origin = request_origin(headers)
@@ -107,7 +108,7 @@ impl OAuthProvider {
             result.as_ref().map(|(payload, _)| payload),
         );
         let (payload, cookies) = result.map_err(|cause| {
-            ApiError::caused_by(ErrorName::AuthenticationError, "Refresh failed", cause)
+            Error::caused_by(ErrorName::AuthenticationError, "Refresh failed", cause)
         })?;
         Ok(with_cookies(
             json_response(StatusCode::OK, &payload),
@@ -122,12 +123,12 @@ impl OAuthProvider {
         query: &Query,
         headers: &HeaderMap,
         origin: &str,
-    ) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+    ) -> Result<(Value, Vec<HeaderValue>), Error> {
         let settings = &env.settings;
         let cookies = RequestCookies::from_headers(headers);
         let cookie = cookies
             .get_chunked(&format!("{}-refresh-token", self.id))
-            .ok_or_else(|| ApiError::input("Missing session cookie"))?;
+            .ok_or_else(|| Error::input("Missing session cookie"))?;
         let (refresh_token, session) = match ctx.sessions {
             Some(sessions) if SessionManager::is_handle(&cookie) => {
                 let open = sessions
@@ -143,7 +144,7 @@ impl OAuthProvider {
                 if let Err(reason) = revoke(env, &cookie).await {
                     tracing::info!(provider = %self.id, "revoking a pre-sessions refresh token failed: {reason}");
                 }
-                return Err(ApiError::input(
+                return Err(Error::input(
                     "This sign-in predates server-side sessions; sign in again",
                 ));
             }
@@ -168,7 +169,7 @@ impl OAuthProvider {
             )
             .await?;
         if settings.behaviour.require_id_token_on_refresh && tokens.id_token.is_none() {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorName::Error,
                 "Failed to refresh access token: the IdP returned no ID token",
             ));
@@ -212,13 +213,13 @@ impl OAuthProvider {
         ctx: &FlowContext<'_>,
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         let env = self.environment(query.get("env"))?.clone();
         require_xrw(headers)?;
         if let Some(origin) = request_origin(headers)
             && !ctx.origins.is_allowed(origin)
         {
-            return Err(ApiError::not_allowed(format!(
+            return Err(Error::not_allowed(format!(
                 "Origin '{origin}' is not allowed"
             )));
         }
@@ -325,8 +326,8 @@ async fn revoke(env: &OAuthEnv, refresh_token: &str) -> Result<(), String> {
 }
 
 /// The session was revoked ("sign out everywhere"), expired, or never existed.
-fn session_ended() -> ApiError {
-    ApiError::input("Session expired or revoked; sign in again")
+fn session_ended() -> Error {
+    Error::input("Session expired or revoked; sign in again")
 }
 
 fn is_https_or_local(url: &str) -> bool {
@@ -336,10 +337,7 @@ fn is_https_or_local(url: &str) -> bool {
     })
 }
 
-async fn fetch_userinfo(
-    env: &OAuthEnv,
-    access_token: &str,
-) -> Result<Map<String, Value>, ApiError> {
+async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {
     let post = match env.settings.behaviour.userinfo {
         UserinfoCall::None => return Ok(Map::new()),
         UserinfoCall::Get => false,
@@ -347,7 +345,7 @@ async fn fetch_userinfo(
     };
     let metadata = env.idp.metadata().await.map_err(failed)?;
     let endpoint = metadata.0.userinfo_endpoint.as_deref().ok_or_else(|| {
-        ApiError::new(
+        Error::new(
             ErrorName::Error,
             "OIDC IdP must provide a userinfo_endpoint in the metadata response",
         )
@@ -362,7 +360,7 @@ async fn fetch_userinfo(
 fn check_same_subject(
     id_claims: &Map<String, Value>,
     userinfo: &Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(subject) = id_claims.get("sub") else {
         return Ok(());
     };
@@ -374,7 +372,7 @@ fn check_same_subject(
         Some(other) => other.to_string(),
         None => "missing".to_owned(),
     };
-    Err(ApiError::new(
+    Err(Error::new(
         ErrorName::Error,
         format!(
             "The IdP's userinfo response is for subject {}, but its ID token is for {} (OpenID Connect Core 5.3.2)",
@@ -423,7 +421,7 @@ fn profile(
 }
 
 /// Node's message, plus what the operator can do about it.
-fn with_email_hint(mut error: ApiError, settings: &OAuthEnvSettings) -> ApiError {
+fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
     if error.message == NO_EMAIL {
         error.message = format!(
             "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",

@@ -9,7 +9,7 @@ use super::{
     FlowContext, OAuthProvider, Query, binding, header_value, random_base64, random_bytes,
     with_cookies, with_query,
 };
-use crate::http::error::{ApiError, ErrorName};
+use crate::error::{Error, ErrorName};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::sealed::FlowSecrets;
 use crate::oauth::state::OAuthState;
@@ -21,7 +21,7 @@ impl OAuthProvider {
         ctx: &FlowContext<'_>,
         query: &Query,
         headers: &HeaderMap,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, Error> {
         let env = self.environment(query.get("env"))?;
         let settings = &env.settings;
         let origin = query
@@ -32,7 +32,7 @@ impl OAuthProvider {
             ctx.origins.check_redirect(redirect_url)?;
         }
         let metadata = env.idp.metadata().await.map_err(|error| {
-            ApiError::new(
+            Error::new(
                 ErrorName::Error,
                 format!("Cannot start sign-in: {}", error.message),
             )
@@ -47,7 +47,7 @@ impl OAuthProvider {
             (&behaviour.organization, query.get("organization"))
             && configured != asked
         {
-            return Err(ApiError::input(
+            return Err(Error::input(
                 "Organization mismatch. The organization provided in the request does not match the organization configured in the strategy.",
             ));
         }
@@ -85,7 +85,7 @@ impl OAuthProvider {
         let sealed = ctx
             .sealer
             .seal(&secrets, &binding(&self.id, &settings.environment, &nonce))
-            .ok_or_else(|| ApiError::internal("sealing the sign-in secrets failed", &"seal"))?;
+            .ok_or_else(|| Error::internal("sealing the sign-in secrets failed", &"seal"))?;
 
         let mut params: Vec<(&str, &str)> = vec![
             ("client_id", &settings.client_id),
