@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod providers;
 pub mod resolvers;
+pub mod section;
 pub mod server;
 pub mod sessions;
 pub mod store;

@@ -148,7 +148,7 @@ fn each_bad_value_is_named_by_its_key() {
 /// `stagedoor.database` first, else the database Backstage would give its `auth` plugin.
 #[test]
 fn the_database_follows_stagedoor_database_then_backend_database() {
-    use stagedoor::config::DatabaseSettings;
+    use stagedoor::store::DatabaseSettings;
     let postgres = |yaml: &str, env: &[(&str, &str)]| match load(yaml, env).unwrap().database {
         DatabaseSettings::Postgres(pg) => (pg.describe(), pg.ensure_database, pg.pool),
         other => panic!("expected PostgreSQL, got {other:?}"),
@@ -238,9 +238,9 @@ fn sign_in_resolvers_are_checked_at_start_up_with_nodes_messages() {
     );
     let oidc = "auth:\n  providers:\n    oidc:\n      development:\n        clientId: backstage\n        clientSecret: s3cret\n        metadataUrl: http://127.0.0.1:9/.well-known/openid-configuration\n        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n";
     let settings = load(oidc, &[]).unwrap();
-    assert_eq!(settings.oauth.len(), 1);
+    assert_eq!(settings.providers.oauth.len(), 1);
     assert_eq!(
-        settings.oauth[0].callback_url.as_str(),
+        settings.providers.oauth[0].callback_url.as_str(),
         "http://localhost:7007/api/auth/oidc/handler/frame"
     );
     assert_problem(
@@ -268,8 +268,8 @@ fn required_keys_are_reported_together() {
 fn environment_substitution_as_backstage_does_it() {
     let yaml = "app:\n  baseUrl: https://${HOST}\nstagedoor:\n  listen: { port: '${PORT}' }\n";
     let settings = load(yaml, &[("HOST", "backstage.example.com"), ("PORT", "8080")]).unwrap();
-    assert_eq!(settings.app_origin, "https://backstage.example.com");
-    assert_eq!(settings.listen_port, 8080);
+    assert_eq!(settings.web.app_origin, "https://backstage.example.com");
+    assert_eq!(settings.web.listen.port, 8080);
 
     let error = load(
         "auth:\n  providers:\n    guest:\n      userEntityRef: ${GUEST_REF}\n",
@@ -297,7 +297,7 @@ fn environment_substitution_as_backstage_does_it() {
     )
     .unwrap();
     assert_eq!(
-        settings.guest.unwrap().user_entity_ref,
+        settings.providers.guest.unwrap().user_entity_ref,
         "user:default/${NAME}"
     );
 }

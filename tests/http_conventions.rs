@@ -115,7 +115,7 @@ async fn guest_outside_development_needs_the_dangerous_flag() {
 #[tokio::test]
 async fn an_unconfigured_guest_provider_is_not_registered() {
     let mut settings = common::settings(&[]);
-    settings.guest = None;
+    settings.providers.guest = None;
     let server = TestServer::start_with(settings).await;
     assert_error(
         server.get("/guest/refresh").await,
@@ -182,7 +182,7 @@ async fn cors_allows_the_app_origin_with_credentials_and_nobody_else() {
 #[tokio::test]
 async fn no_cors_headers_without_backend_cors() {
     let mut settings = common::settings(&[]);
-    settings.cors = None;
+    settings.web.cors = None;
     let server = TestServer::start_with(settings).await;
     let response = server
         .http

@@ -9,7 +9,7 @@ use http::HeaderMap;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::config::AdminSettings;
+use super::AdminSettings;
 use crate::oauth::id_token::{JwksCache, LEEWAY_SECS};
 
 const PLUGIN_TOKEN_TYP: &str = "vnd.backstage.plugin";
@@ -39,6 +39,11 @@ pub struct AdminAuth {
 }
 
 impl AdminAuth {
+    /// With neither tokens nor plugins the admin API is off (404).
+    pub fn is_enabled(&self) -> bool {
+        !self.tokens.is_empty() || !self.plugins.is_empty()
+    }
+
     pub fn new(settings: &AdminSettings, http: &reqwest::Client) -> Self {
         Self {
             tokens: settings.tokens.clone(),

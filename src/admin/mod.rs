@@ -7,8 +7,10 @@
 //! Off (404) unless `stagedoor.admin` names static tokens or plugins.
 
 mod auth;
+mod settings;
 
 pub use auth::{AdminAuth, Caller};
+pub use settings::{AdminPlugin, AdminSettings};
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode};

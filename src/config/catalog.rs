@@ -3,7 +3,8 @@
 use url::Url;
 
 use super::model::{RawCatalog, RawCatalogAuth, RawDiscoveryEndpoint, RawDiscoveryTarget};
-use super::validate::{Validator, trim_slash};
+use super::validate::Validator;
+use super::web::trim_slash;
 use crate::catalog::{CatalogAuthSettings, CatalogSettings};
 
 /// The catalog: `stagedoor.catalog.baseUrl`, else the internal `discovery.endpoints` target

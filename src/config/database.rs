@@ -3,7 +3,6 @@
 //! else the embedded SQLite file `./stagedoor.sqlite`.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -12,62 +11,12 @@ use super::model::{
     RawStagedoor,
 };
 use super::validate::Validator;
+use crate::store::{DatabaseSettings, PoolSettings, PostgresSettings};
 
 /// The plugin id whose database settings stagedoor takes over.
 const PLUGIN_ID: &str = "auth";
 /// stagedoor's tables live in this schema, apart from anything else in the database.
 const SCHEMA: &str = "stagedoor";
-
-#[derive(Debug, Clone)]
-pub enum DatabaseSettings {
-    Sqlite { url: String },
-    Postgres(Box<PostgresSettings>),
-}
-
-#[derive(Clone)]
-pub struct PostgresSettings {
-    options: PgConnectOptions,
-    /// Create the database when it is missing (Backstage's `ensureExists`, default true).
-    pub ensure_database: bool,
-    pub schema: String,
-    pub pool: PoolSettings,
-}
-
-impl PostgresSettings {
-    pub fn connect_options(&self) -> PgConnectOptions {
-        self.options.clone()
-    }
-
-    /// `host:port/database`, without credentials, for messages.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}:{}/{}",
-            self.options.get_host(),
-            self.options.get_port(),
-            self.options.get_database().unwrap_or("postgres")
-        )
-    }
-}
-
-// Connect options hold the password: never print them.
-impl std::fmt::Debug for PostgresSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSettings")
-            .field("database", &self.describe())
-            .field("schema", &self.schema)
-            .field("pool", &self.pool)
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolSettings {
-    pub max_connections: u32,
-    pub min_connections: u32,
-    pub acquire_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub statement_timeout: Duration,
-}
 
 pub(super) fn database_settings(
     v: &mut Validator,
@@ -274,12 +223,12 @@ fn sqlite_file_url(path: &str) -> String {
 }
 
 fn postgres(options: PgConnectOptions, ensure: bool, pool: PoolSettings) -> DatabaseSettings {
-    DatabaseSettings::Postgres(Box::new(PostgresSettings {
-        options: options.application_name("stagedoor"),
-        ensure_database: ensure,
-        schema: SCHEMA.to_owned(),
+    DatabaseSettings::Postgres(Box::new(PostgresSettings::new(
+        options.application_name("stagedoor"),
+        ensure,
+        SCHEMA.to_owned(),
         pool,
-    }))
+    )))
 }
 
 fn pool_settings(

@@ -3,11 +3,11 @@
 
 use serde::Deserialize;
 
-use super::duration::DurationValue;
 use super::model::RawPort;
 use super::validate::Validator;
 use crate::http::serve::ConnectionLimits;
 use crate::net::TrustedProxies;
+use crate::section::DurationValue;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

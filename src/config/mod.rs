@@ -1,9 +1,9 @@
 //! Loading the Backstage `app-config.yaml` files (merged in order, `${VAR}` substituted) into
 //! validated [`Settings`]. Every problem names its key path and says how to fix it.
 
+mod auth;
 mod catalog;
 mod database;
-pub mod duration;
 mod exchange;
 mod listen;
 pub mod model;
@@ -11,8 +11,10 @@ mod operations;
 mod providers;
 mod secrets;
 mod sessions;
+mod settings;
 pub mod substitute;
 mod validate;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -20,15 +22,9 @@ use figment::providers::{Format, Yaml};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
-pub use database::{DatabaseSettings, PoolSettings, PostgresSettings};
-pub use exchange::{
-    ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,
-};
-pub use operations::{LogFormat, LoggingSettings, MetricsSettings};
-pub use sessions::{AdminPlugin, AdminSettings, SessionSettings};
-pub use validate::{
-    CorsSettings, GuestSettings, KeyStoreSettings, Settings, StaticKeySettings, is_loopback,
-};
+pub use operations::{LogFormat, LoggingSettings};
+pub use providers::ProviderSettings;
+pub use settings::Settings;
 
 /// Top-level sections whose unresolved `${VAR}` references stop start-up. References elsewhere
 /// belong to other plugins: they are dropped, as Backstage would leave them undefined.
@@ -42,20 +38,7 @@ const SECTIONS_READ: &[&str] = &[
     "stagedoor",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::section::Problem;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration:{}", render(.problems))]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::duration::DurationValue;
+use crate::section::DurationValue;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::model::{RawAudit, RawLogging, RawMetrics};
 use super::validate::Validator;
 use crate::audit::AuditSink;
+use crate::http::MetricsSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -73,18 +74,6 @@ pub(super) fn logging_settings(v: &mut Validator, raw: Option<&RawLogging>) -> L
         );
     }
     LoggingSettings { format, level }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetricsSettings {
-    Off,
-    /// `/metrics` on the main port.
-    MainPort,
-    /// `/metrics` on its own address only.
-    Separate {
-        host: String,
-        port: u16,
-    },
 }
 
 pub(super) fn metrics_settings(v: &mut Validator, raw: Option<&RawMetrics>) -> MetricsSettings {

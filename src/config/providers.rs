@@ -1,37 +1,59 @@
-//! `auth.providers`: the guest provider, OAuth provider environments, and the `signIn`
+//! `auth.providers`: each provider's section read by its registered module, and the `signIn`
 //! blocks of providers stagedoor does not serve yet.
 
 use std::collections::BTreeMap;
 
-use super::model::RawGuestProvider;
-use super::path_of;
-use super::validate::{GuestSettings, Validator};
-use crate::providers::oauth_settings::{EnvReader, OAuthEnvSettings};
+use figment::value::Dict;
 
-const DEFAULT_GUEST_REF: &str = "user:development/guest";
+use super::validate::Validator;
+use crate::providers::guest::GuestSettings;
+use crate::providers::oauth::OAuthEnvSettings;
+use crate::providers::{Kind, ReadEnvironment};
+use crate::section::Section;
+
+/// `auth.providers`, read by the registered providers.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub guest: Option<GuestSettings>,
+    /// OAuth provider environments (`oidc`, ...).
+    pub oauth: Vec<OAuthEnvSettings>,
+    /// Provider ids configured under `auth.providers` that stagedoor does not serve.
+    pub unsupported: Vec<String>,
+}
 
 pub(super) fn providers(
     v: &mut Validator,
     providers: &BTreeMap<String, figment::value::Value>,
     external_base_url: &str,
-) -> (Option<GuestSettings>, Vec<OAuthEnvSettings>, Vec<String>) {
-    let mut guest = None;
-    let mut oauth = Vec::new();
-    let mut unsupported = Vec::new();
+) -> ProviderSettings {
+    let mut settings = ProviderSettings::default();
     for (id, value) in providers {
-        match id.as_str() {
-            "guest" => guest = guest_settings(v, value),
-            "oidc" => oauth.extend(oauth_environments(v, id, value, external_base_url)),
-            preset if crate::providers::presets::PRESETS.contains(&preset) => {
-                oauth.extend(oauth_environments(v, id, value, external_base_url));
+        match crate::providers::registered(id).map(|registration| &registration.kind) {
+            Some(Kind::Guest(read)) => {
+                let empty = Dict::new();
+                let config = value.as_dict().unwrap_or(&empty);
+                if value.as_dict().is_none() && value.to_empty().is_none() {
+                    v.problem("auth.providers.guest", "must be an object (userEntityRef, ownershipEntityRefs, dangerouslyAllowOutsideDevelopment)");
+                }
+                let mut section = Section {
+                    base: "auth.providers.guest".to_owned(),
+                    config,
+                    problems: &mut v.problems,
+                };
+                settings.guest = Some(read(&mut section));
             }
-            other => {
-                check_sign_in_blocks(v, other, value);
-                unsupported.push(other.to_owned());
+            Some(Kind::OAuth(read)) => {
+                settings
+                    .oauth
+                    .extend(oauth_environments(v, id, value, external_base_url, *read));
+            }
+            None => {
+                check_sign_in_blocks(v, id, value);
+                settings.unsupported.push(id.to_owned());
             }
         }
     }
-    (guest, oauth, unsupported)
+    settings
 }
 
 /// Every environment under `auth.providers.<id>` (each key is one, as in Backstage).
@@ -40,6 +62,7 @@ fn oauth_environments(
     provider: &str,
     value: &figment::value::Value,
     external_base_url: &str,
+    read: ReadEnvironment,
 ) -> Vec<OAuthEnvSettings> {
     let Some(environments) = value.as_dict() else {
         v.problem(
@@ -58,20 +81,12 @@ fn oauth_environments(
             );
             continue;
         };
-        let mut reader = EnvReader {
+        let mut section = Section {
             base,
             config,
             problems: &mut v.problems,
         };
-        out.push(match provider {
-            "oidc" => crate::providers::oidc::settings(&mut reader, environment, external_base_url),
-            preset => crate::providers::presets::settings(
-                preset,
-                &mut reader,
-                environment,
-                external_base_url,
-            ),
-        });
+        out.push(read(&mut section, environment, external_base_url));
     }
     out
 }
@@ -86,49 +101,7 @@ fn check_sign_in_blocks(v: &mut Validator, provider: &str, value: &figment::valu
         let sign_in = config.as_dict().and_then(|config| config.get("signIn"));
         let path = format!("auth.providers.{provider}.{environment}.signIn");
         if let Err(problems) = crate::resolvers::parse_sign_in(provider, &path, sign_in) {
-            for problem in problems {
-                v.problem(&problem.path, problem.message);
-            }
+            v.problems.extend(problems);
         }
     }
-}
-
-fn guest_settings(v: &mut Validator, value: &figment::value::Value) -> Option<GuestSettings> {
-    let raw: RawGuestProvider = if value.to_empty().is_some() {
-        RawGuestProvider::default()
-    } else {
-        match value.deserialize() {
-            Ok(raw) => raw,
-            Err(error) => {
-                for error in error {
-                    let mut path = vec![
-                        "auth".to_owned(),
-                        "providers".to_owned(),
-                        "guest".to_owned(),
-                    ];
-                    path.extend(error.path.iter().cloned());
-                    v.problem(&path_of(&path), error.kind.to_string());
-                }
-                return None;
-            }
-        }
-    };
-    let user_entity_ref = raw
-        .user_entity_ref
-        .unwrap_or_else(|| DEFAULT_GUEST_REF.to_owned());
-    v.entity_ref("auth.providers.guest.userEntityRef", &user_entity_ref);
-    let ownership_entity_refs = raw
-        .ownership_entity_refs
-        .unwrap_or_else(|| vec![user_entity_ref.clone()]);
-    for (index, entity_ref) in ownership_entity_refs.iter().enumerate() {
-        v.entity_ref(
-            &format!("auth.providers.guest.ownershipEntityRefs.{index}"),
-            entity_ref,
-        );
-    }
-    Some(GuestSettings {
-        user_entity_ref,
-        ownership_entity_refs,
-        allow_outside_development: raw.dangerously_allow_outside_development.unwrap_or(false),
-    })
 }

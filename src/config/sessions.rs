@@ -7,51 +7,11 @@ use super::catalog::plugin_base_url;
 use super::model::{RawAdmin, RawDiscoveryEndpoint, RawSessions};
 use super::secrets::{MIN_SECRET_BITS, estimated_bits};
 use super::validate::Validator;
+use crate::admin::{AdminPlugin, AdminSettings};
+use crate::sessions::SessionSettings;
 
 const MIN_SECRET_CHARS: usize = 32;
 const LOW_ENTROPY: &str = "is long enough but barely random (repeated or patterned characters); generate one with openssl rand -base64 32";
-
-#[derive(Clone)]
-pub struct SessionSettings {
-    /// Seals the IdP refresh tokens kept in the store.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for SessionSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionSettings { secret: <redacted> }")
-    }
-}
-
-#[derive(Clone, Default)]
-pub struct AdminSettings {
-    /// Static bearer tokens.
-    pub tokens: Vec<String>,
-    /// Backstage plugins whose service tokens are accepted, with their JWKS URLs.
-    pub plugins: Vec<AdminPlugin>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminPlugin {
-    pub id: String,
-    pub jwks_url: String,
-}
-
-impl AdminSettings {
-    /// With neither tokens nor plugins the admin API is off (404).
-    pub fn is_enabled(&self) -> bool {
-        !self.tokens.is_empty() || !self.plugins.is_empty()
-    }
-}
-
-impl std::fmt::Debug for AdminSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminSettings")
-            .field("tokens", &format_args!("<{} redacted>", self.tokens.len()))
-            .field("plugins", &self.plugins)
-            .finish()
-    }
-}
 
 pub(super) fn session_settings(
     v: &mut Validator,

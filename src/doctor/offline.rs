@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{Finding, Severity};
 use crate::config::{Settings, Source};
-use crate::providers::oauth_settings::OAuthEnvSettings;
+use crate::providers::oauth::OAuthEnvSettings;
 use crate::resolvers::Resolver;
 
 pub(super) fn plain_text_secrets(sources: &[Source]) -> Vec<Finding> {
@@ -30,7 +30,7 @@ pub(super) fn plain_text_secrets(sources: &[Source]) -> Vec<Finding> {
 
 pub(super) fn checks(settings: &Settings, raw: &Value) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for env in &settings.oauth {
+    for env in &settings.providers.oauth {
         findings.extend(provider_checks(env, raw));
     }
     findings.extend(cors(settings));
@@ -43,7 +43,7 @@ pub(super) fn checks(settings: &Settings, raw: &Value) -> Vec<Finding> {
         )
         .fix(format!(
             "serve {} with no COOP or 'same-origin-allow-popups', and do not add framing headers to /api/auth responses",
-            settings.app_origin
+            settings.web.app_origin
         )),
     );
     findings
@@ -148,8 +148,8 @@ fn auth0_shapes(check: &str, config: &Value) -> Vec<Finding> {
 
 fn cors(settings: &Settings) -> Vec<Finding> {
     let same_origin = url::Url::parse(&settings.external_base_url)
-        .is_ok_and(|url| url.origin().ascii_serialization() == settings.app_origin);
-    let Some(cors) = &settings.cors else {
+        .is_ok_and(|url| url.origin().ascii_serialization() == settings.web.app_origin);
+    let Some(cors) = &settings.web.cors else {
         if same_origin {
             return Vec::new();
         }
@@ -157,22 +157,25 @@ fn cors(settings: &Settings) -> Vec<Finding> {
             Finding::new(
                 Severity::Warning,
                 "backend.cors",
-                format!("not set, but the app ({}) calls the auth API on another origin; browsers will block refresh and logout", settings.app_origin),
+                format!("not set, but the app ({}) calls the auth API on another origin; browsers will block refresh and logout", settings.web.app_origin),
             )
-            .fix(format!("set backend.cors.origin: {} and backend.cors.credentials: true", settings.app_origin)),
+            .fix(format!("set backend.cors.origin: {} and backend.cors.credentials: true", settings.web.app_origin)),
         ];
     };
     let mut findings = Vec::new();
-    if !cors.origins.matches(&settings.app_origin) {
+    if !cors.origins.matches(&settings.web.app_origin) {
         findings.push(
             Finding::new(
                 Severity::Error,
                 "backend.cors.origin",
-                format!("does not allow the app's origin {}", settings.app_origin),
+                format!(
+                    "does not allow the app's origin {}",
+                    settings.web.app_origin
+                ),
             )
             .fix(format!(
                 "add {} to backend.cors.origin",
-                settings.app_origin
+                settings.web.app_origin
             )),
         );
     }
@@ -192,17 +195,13 @@ fn cors(settings: &Settings) -> Vec<Finding> {
 /// Settings that work but leave a door open (refused ones never get here).
 pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for env in &settings.oauth {
+    for env in &settings.providers.oauth {
         let url = match &env.endpoints {
-            crate::providers::oauth_settings::Endpoints::Discovery { metadata_url } => {
-                metadata_url.clone()
-            }
-            crate::providers::oauth_settings::Endpoints::Fixed(metadata) => {
-                metadata.token_endpoint.clone()
-            }
+            crate::providers::oauth::Endpoints::Discovery { metadata_url } => metadata_url.clone(),
+            crate::providers::oauth::Endpoints::Fixed(metadata) => metadata.token_endpoint.clone(),
         };
         let plain = url::Url::parse(&url)
-            .is_ok_and(|url| url.scheme() == "http" && !crate::config::is_loopback(&url));
+            .is_ok_and(|url| url.scheme() == "http" && !crate::net::is_loopback(&url));
         if plain && !settings.development {
             findings.push(
                 Finding::new(
@@ -215,6 +214,7 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
         }
     }
     if settings
+        .providers
         .guest
         .as_ref()
         .is_some_and(|guest| guest.allow_outside_development)
@@ -229,14 +229,14 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
             .fix("remove the guest provider outside development, or keep it only on a private network"),
         );
     }
-    if settings.metrics == crate::config::MetricsSettings::MainPort
-        && !is_loopback_host(&settings.listen_host)
+    if settings.web.metrics == crate::http::MetricsSettings::MainPort
+        && !is_loopback_host(&settings.web.listen.host)
     {
         findings.push(
             Finding::new(
                 Severity::Warning,
                 "stagedoor.metrics",
-                format!("/metrics is served without authentication on the main port ({}:{}), next to /api/auth", settings.listen_host, settings.listen_port),
+                format!("/metrics is served without authentication on the main port ({}:{}), next to /api/auth", settings.web.listen.host, settings.web.listen.port),
             )
             .fix("set stagedoor.metrics.listen to a private address (e.g. {host: 0.0.0.0, port: 9464} reachable only by Prometheus), or block /metrics at the ingress"),
         );

@@ -7,7 +7,7 @@ use super::{Finding, Severity};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::oauth::idp::IdpClient;
-use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
+use crate::providers::oauth::{Endpoints, OAuthEnvSettings};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Clock skew beyond this breaks token validation (`iat`, `exp`, `nbf` checks).
@@ -25,7 +25,7 @@ pub(super) async fn checks(settings: &Settings) -> Vec<Finding> {
         }
     };
     let mut findings = Vec::new();
-    for env in &settings.oauth {
+    for env in &settings.providers.oauth {
         findings.extend(idp(&http, env).await);
     }
     let store = super::services::database(settings, &mut findings).await;

@@ -47,10 +47,7 @@ async fn answer(state: &AppState, exchange: &TokenExchange, parts: &Parts, body:
         Err(ExchangeError::MethodNotAllowed)
     };
     let mut event = AuditEvent::new("token_exchange")
-        .client(&crate::http::client_info(
-            parts,
-            &state.settings.trusted_proxies,
-        ))
+        .client(&crate::http::client_info(parts, &state.web.trusted_proxies))
         .request_id(crate::http::request_id(parts));
     if let Some(issuer) = &progress.issuer {
         event = event.provider(issuer);

@@ -7,9 +7,9 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use serde_json::{Map, Value};
 
+use super::KeySource;
 use super::error::ExchangeError;
 use crate::clock::SharedClock;
-use crate::config::KeySource;
 use crate::oauth::id_token::{JwksCache, JwsError};
 
 const TIMEOUT: Duration = Duration::from_secs(5);

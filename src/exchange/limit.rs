@@ -10,9 +10,9 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
+use super::TokenExchangeSettings;
 use super::error::ExchangeError;
 use crate::clock::SharedClock;
-use crate::config::TokenExchangeSettings;
 
 /// The injected clock as governor's time source: time since the Unix epoch.
 #[derive(Clone)]
@@ -83,7 +83,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::config::RateLimitSettings;
+    use crate::exchange::RateLimitSettings;
 
     #[test]
     fn a_burst_then_the_sustained_rate() {

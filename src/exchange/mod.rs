@@ -8,16 +8,19 @@ mod error;
 mod keys;
 mod limit;
 mod request;
+mod settings;
 mod subject;
 
 use serde_json::Value;
 
 pub use endpoint::serve;
 pub use error::ExchangeError;
+pub use settings::{
+    ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,
+};
 
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
-use crate::config::{IdentityMapping, TokenExchangeSettings};
 use crate::identity::Profile;
 use crate::resolvers::{Resolved, SignInInfo};
 use crate::tokens::{IssuedToken, TokenIssuer};

@@ -10,7 +10,7 @@ use super::Progress;
 use super::error::{ExchangeError, quoted};
 use super::keys::IssuerKeys;
 use super::request::SubjectTokenType;
-use crate::config::ExchangeIssuerSettings;
+use crate::exchange::ExchangeIssuerSettings;
 use crate::oauth::id_token::LEEWAY_SECS;
 
 /// Claims naming the client a token was issued to, in order: RFC 9068 and Auth0
@@ -256,7 +256,7 @@ pub fn client_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{IdentityMapping, KeySource};
+    use crate::exchange::{IdentityMapping, KeySource};
     use serde_json::json;
 
     fn settings() -> ExchangeIssuerSettings {

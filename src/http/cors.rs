@@ -5,7 +5,19 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 
-use crate::config::CorsSettings;
+use crate::glob::OriginPatterns;
+
+/// `backend.cors`, as Backstage's root router reads it.
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    pub origins: OriginPatterns,
+    pub methods: Vec<String>,
+    /// `None` reflects the request's `Access-Control-Request-Headers`, as the `cors` package does.
+    pub allowed_headers: Option<Vec<String>>,
+    pub exposed_headers: Vec<String>,
+    pub credentials: bool,
+    pub max_age_secs: Option<u64>,
+}
 
 pub fn layer(settings: &CorsSettings) -> CorsLayer {
     let allowed = {

@@ -2,15 +2,17 @@
 //! case-insensitive, tolerant of a trailing slash, and every unmatched path under a
 //! segment answers `Unknown auth provider '<segment>'`.
 
-mod cors;
+pub mod cors;
 pub mod error;
 mod headers;
 mod health;
 pub mod request_log;
 pub mod serve;
+mod settings;
 mod userinfo;
 mod wellknown;
 
+pub use settings::{ListenSettings, MetricsSettings, WebSettings};
 pub use wellknown::openid_configuration as wellknown_openid_configuration;
 
 use std::sync::Arc;
@@ -25,7 +27,6 @@ use http::{Method, StatusCode, header};
 use crate::audit::AuditEvent;
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
-use crate::config::Settings;
 use crate::error::{Error, ErrorName};
 use crate::keys::KeyManager;
 use crate::oauth::flow::{FlowContext, OAuthProvider, Query};
@@ -41,7 +42,7 @@ pub const MOUNT_PATH: &str = "/api/auth";
 const MAX_BODY_BYTES: u64 = 100 * 1024;
 
 pub struct AppState {
-    pub settings: Settings,
+    pub web: WebSettings,
     pub clock: SharedClock,
     pub store: Store,
     pub keys: Arc<KeyManager>,
@@ -69,7 +70,7 @@ pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 
 pub fn router(shared: SharedState) -> Router {
     // CORS is set at start-up: `backend.cors` changes need a restart.
-    let cors = shared.load().settings.cors.as_ref().map(cors::layer);
+    let cors = shared.load().web.cors.as_ref().map(cors::layer);
     let router = Router::new()
         .fallback(dispatch)
         .with_state(shared.clone())
@@ -118,9 +119,7 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
         let get = request.method == Method::GET || request.method == Method::HEAD;
-        if get
-            && path == "/metrics"
-            && state.settings.metrics == crate::config::MetricsSettings::MainPort
+        if get && path == "/metrics" && state.web.metrics == crate::http::MetricsSettings::MainPort
         {
             return metrics_response(&state);
         }
@@ -199,13 +198,13 @@ async fn route(
         [first, second] if is(first, "v1") && is(second, "userinfo") && get => {
             return userinfo::userinfo(state, &request.headers).await;
         }
-        [first, rest @ ..] if is(first, ".stagedoor") && state.settings.admin.is_enabled() => {
+        [first, rest @ ..] if is(first, ".stagedoor") && state.admin.is_enabled() => {
             let admin = crate::admin::AdminApi {
                 auth: &state.admin,
                 sessions: state.sessions.as_ref(),
                 audit: &state.audit,
                 now_secs: state.clock.now_seconds(),
-                client: client_info(request, &state.settings.trusted_proxies),
+                client: client_info(request, &state.web.trusted_proxies),
                 request_id: request_id(request),
             };
             let query = Query::parse(request.uri.query());
@@ -243,7 +242,7 @@ async fn guest_route(
             let result = guest.refresh(&state.issuer, &state.catalog).await;
             let event = AuditEvent::new("refresh")
                 .provider("guest")
-                .client(&client_info(request, &state.settings.trusted_proxies))
+                .client(&client_info(request, &state.web.trusted_proxies))
                 .request_id(request_id(request));
             let event = match &result {
                 Ok(session) => event.success().user(session.user_entity_ref()),
@@ -273,15 +272,15 @@ async fn oauth_route(
 ) -> Result<Response, Error> {
     let context = FlowContext {
         origins: Origins {
-            app_origin: &state.settings.app_origin,
-            extra: &state.settings.extra_allowed_origins,
+            app_origin: &state.web.app_origin,
+            extra: &state.web.extra_allowed_origins,
         },
         clock: &state.clock,
         issuer: &state.issuer,
         catalog: &state.catalog,
         sealer: &state.sealer,
         sessions: state.sessions.as_ref(),
-        client: client_info(request, &state.settings.trusted_proxies),
+        client: client_info(request, &state.web.trusted_proxies),
         audit: &state.audit,
         metrics: &state.metrics,
         request_id: request_id(request),

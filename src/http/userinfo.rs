@@ -11,7 +11,7 @@ use crate::tokens::{VerifyError, verify_user_token};
 
 pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response, Error> {
     let token = bearer_token(headers).ok_or_else(|| Error::authentication("No token provided"))?;
-    if is_external_static_token(&state.settings.external_static_tokens, token) {
+    if is_external_static_token(&state.web.external_static_tokens, token) {
         return Err(Error::input(
             "Userinfo endpoint must be called with a token that represents a user principal",
         ));

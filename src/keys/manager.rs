@@ -8,9 +8,9 @@ use arc_swap::ArcSwapOption;
 
 use super::public::SNAPSHOT_MAX_AGE_MS;
 use super::{KeyError, PublicKeySource, PublicKeys, SigningKey};
+use super::{KeyStoreSettings, StaticKeySettings};
 use crate::audit::{Audit, AuditEvent};
 use crate::clock::{SharedClock, UnixMillis};
-use crate::config::{KeyStoreSettings, StaticKeySettings};
 use crate::metrics::Metrics;
 use crate::store::{KeySet, Store};
 

@@ -3,10 +3,12 @@
 
 mod manager;
 mod public;
+mod settings;
 mod signing;
 
 pub use manager::{KeyManager, PUBLISH_LEAD_MS, Rotation};
 pub use public::{PublicKeySource, PublicKeys, VerifyingKey};
+pub use settings::{KeySettings, KeyStoreSettings, StaticKeySettings};
 pub use signing::{LIMITED_USER_TYP, SigningKey, USER_TYP};
 
 use crate::store::StoreError;

@@ -4,12 +4,59 @@ use serde::Serialize;
 
 use crate::catalog::{CatalogClient, UserQuery};
 use crate::clock::SharedClock;
-use crate::config::GuestSettings;
 use crate::entity_ref::EntityRef;
 use crate::error::Error;
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::resolvers::sign_in_with_catalog_user;
+use crate::section::Section;
 use crate::tokens::TokenIssuer;
+
+const DEFAULT_GUEST_REF: &str = "user:development/guest";
+
+/// `auth.providers.guest`.
+#[derive(Debug, Clone)]
+pub struct GuestSettings {
+    pub user_entity_ref: String,
+    pub ownership_entity_refs: Vec<String>,
+    pub allow_outside_development: bool,
+}
+
+/// Reads `auth.providers.guest` (every key optional).
+pub fn settings(reader: &mut Section<'_>) -> GuestSettings {
+    let user_entity_ref = reader
+        .string("userEntityRef")
+        .unwrap_or_else(|| DEFAULT_GUEST_REF.to_owned());
+    check_ref(reader, "userEntityRef", &user_entity_ref);
+    let ownership_entity_refs = match reader.value("ownershipEntityRefs") {
+        None => vec![user_entity_ref.clone()],
+        Some(value) => match value.as_array() {
+            Some(items) => items
+                .iter()
+                .map(|item| item.as_str().unwrap_or_default().to_owned())
+                .collect(),
+            None => {
+                reader.problem("ownershipEntityRefs", "must be a list of entity refs");
+                Vec::new()
+            }
+        },
+    };
+    for (index, entity_ref) in ownership_entity_refs.iter().enumerate() {
+        check_ref(reader, &format!("ownershipEntityRefs.{index}"), entity_ref);
+    }
+    GuestSettings {
+        user_entity_ref,
+        ownership_entity_refs,
+        allow_outside_development: reader
+            .bool("dangerouslyAllowOutsideDevelopment")
+            .unwrap_or(false),
+    }
+}
+
+fn check_ref(reader: &mut Section<'_>, key: &str, value: &str) {
+    if EntityRef::parse_with_kind(value).is_err() {
+        reader.problem(key, format!("\"{value}\" is not an entity ref; expected kind:namespace/name, e.g. user:default/guest"));
+    }
+}
 
 const OUTSIDE_DEVELOPMENT: &str = "The guest provider cannot be used outside of a development environment unless 'auth.providers.guest.dangerouslyAllowOutsideDevelopment' is enabled";
 

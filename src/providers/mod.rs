@@ -1,6 +1,63 @@
-//! Sign-in providers. Each one serves the routes under `/api/auth/{provider}/`.
+//! Sign-in providers, each one module, registered here by id. An OAuth provider's module reads
+//! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
+//! Connect; the shared engine (`crate::flow`) serves its routes. Adding a provider is adding its
+//! module and one line in [`REGISTRY`].
 
+pub mod auth0;
 pub mod guest;
-pub mod oauth_settings;
+pub mod oauth;
+pub mod oauth2;
 pub mod oidc;
-pub mod presets;
+pub mod okta;
+pub mod onelogin;
+
+use crate::section::Section;
+
+/// How a provider's configuration is shaped, and what reads it.
+pub enum Kind {
+    /// No environments and no flow: `/refresh` signs in (§3.5).
+    Guest(fn(&mut Section<'_>) -> guest::GuestSettings),
+    /// One settings block per environment, served by the OAuth engine.
+    OAuth(ReadEnvironment),
+}
+
+/// Reads one environment: the section, the environment's name, the external auth URL.
+pub type ReadEnvironment = fn(&mut Section<'_>, &str, &str) -> oauth::OAuthEnvSettings;
+
+pub struct Registration {
+    pub id: &'static str,
+    pub kind: Kind,
+}
+
+/// Every provider stagedoor serves.
+pub const REGISTRY: &[Registration] = &[
+    Registration {
+        id: "guest",
+        kind: Kind::Guest(guest::settings),
+    },
+    Registration {
+        id: "oidc",
+        kind: Kind::OAuth(oidc::settings),
+    },
+    Registration {
+        id: "okta",
+        kind: Kind::OAuth(okta::settings),
+    },
+    Registration {
+        id: "onelogin",
+        kind: Kind::OAuth(onelogin::settings),
+    },
+    Registration {
+        id: "auth0",
+        kind: Kind::OAuth(auth0::settings),
+    },
+    Registration {
+        id: "oauth2",
+        kind: Kind::OAuth(oauth2::settings),
+    },
+];
+
+/// The registration of provider `id`, if stagedoor serves it.
+pub fn registered(id: &str) -> Option<&'static Registration> {
+    REGISTRY.iter().find(|registration| registration.id == id)
+}

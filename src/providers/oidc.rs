@@ -1,14 +1,15 @@
 //! The `oidc` provider (§11.1): any OpenID Provider, found through its discovery document.
 
-use super::oauth_settings::{Behaviour, Endpoints, EnvReader, OAuthEnvSettings, RpLogout, common};
+use super::oauth::{Behaviour, Endpoints, OAuthEnvSettings, RpLogout, common};
 use crate::oauth::idp::ClientAuth;
+use crate::section::Section;
 
 pub fn settings(
-    reader: &mut EnvReader<'_>,
+    reader: &mut Section<'_>,
     environment: &str,
     external_base_url: &str,
 ) -> OAuthEnvSettings {
-    if reader.config.contains_key("scope") {
+    if reader.has("scope") {
         reader.problem("scope", "The oidc provider no longer supports the \"scope\" configuration option. Please use the \"additionalScopes\" option instead.");
     }
     let client_id = reader.required("clientId", "backstage");
@@ -17,7 +18,7 @@ pub fn settings(
         .url("metadataUrl")
         .map(|url| url.to_string())
         .unwrap_or_else(|| {
-            if !reader.config.contains_key("metadataUrl") {
+            if !reader.has("metadataUrl") {
                 reader.problem("metadataUrl", "is required: the IdP's discovery URL, e.g. https://idp.example.com/.well-known/openid-configuration");
             }
             String::new()
@@ -57,8 +58,7 @@ pub fn settings(
         Some(other) => Some(other.to_owned()),
     };
     let start_params = match reader
-        .config
-        .get("startUrlSearchParams")
+        .value("startUrlSearchParams")
         .and_then(|v| v.as_dict())
     {
         Some(params) => params
@@ -67,21 +67,13 @@ pub fn settings(
             .collect(),
         None => Vec::new(),
     };
-    let rp_logout = match reader
-        .config
-        .get("rpInitiatedLogout")
-        .map(|value| value.to_bool())
-    {
-        None | Some(Some(false)) => None,
-        Some(Some(true)) => Some(RpLogout {
+    let rp_logout = match reader.bool("rpInitiatedLogout") {
+        None | Some(false) => None,
+        Some(true) => Some(RpLogout {
             post_logout_redirect_uri: reader
                 .url("postLogoutRedirectUri")
                 .map(|url| url.to_string()),
         }),
-        Some(None) => {
-            reader.problem("rpInitiatedLogout", "must be true or false");
-            None
-        }
     };
     let common = common(reader, "oidc", external_base_url);
     OAuthEnvSettings {

@@ -27,22 +27,16 @@ use super::rules::{
     ClaimCondition, ClaimRules, Matcher, OwnershipMode, OwnershipRule, RefTemplate,
     normalize_group_ref,
 };
-
-/// A problem in the `signIn` block, with the key path it is at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolverProblem {
-    pub path: String,
-    pub message: String,
-}
+use crate::section::Problem;
 
 struct Parser<'a> {
     base: &'a str,
-    problems: Vec<ResolverProblem>,
+    problems: Vec<Problem>,
 }
 
 impl Parser<'_> {
     fn problem(&mut self, suffix: &str, message: impl Into<String>) {
-        self.problems.push(ResolverProblem {
+        self.problems.push(Problem {
             path: format!("{}.{suffix}", self.base),
             message: message.into(),
         });
@@ -54,7 +48,7 @@ pub fn parse_sign_in(
     provider: &str,
     path: &str,
     value: Option<&Value>,
-) -> Result<SignIn, Vec<ResolverProblem>> {
+) -> Result<SignIn, Vec<Problem>> {
     let mut parser = Parser {
         base: path,
         problems: Vec::new(),
@@ -360,7 +354,7 @@ fn condition(parser: &mut Parser<'_>, item: &Value, at: &str) -> Option<ClaimCon
 mod tests {
     use super::*;
 
-    fn parse(provider: &str, yaml: &str) -> Result<SignIn, Vec<ResolverProblem>> {
+    fn parse(provider: &str, yaml: &str) -> Result<SignIn, Vec<Problem>> {
         let data = <figment::providers::Yaml as figment::providers::Format>::string(yaml);
         let dict = figment::Provider::data(&data)
             .unwrap()
@@ -373,7 +367,7 @@ mod tests {
         )
     }
 
-    fn messages(result: Result<SignIn, Vec<ResolverProblem>>) -> Vec<String> {
+    fn messages(result: Result<SignIn, Vec<Problem>>) -> Vec<String> {
         result
             .err()
             .unwrap()

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 pub use builtin::Resolver;
-pub use config::{ResolverProblem, parse_sign_in};
+pub use config::parse_sign_in;
 pub use rules::{ClaimRules, OwnershipMode, RefTemplate};
 
 use crate::catalog::{CatalogClient, CatalogError, Entity, UserQuery};

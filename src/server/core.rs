@@ -45,12 +45,12 @@ impl Core {
             Audit::start(&settings.audit).map_err(|error| StartError::Audit(error.to_string()))?;
         let metrics = Arc::new(Metrics::new());
         let rotation = Rotation {
-            every_ms: settings.key_rotation_ms,
-            token_lifetime_ms: settings.token_lifetime_secs * 1000,
+            every_ms: settings.keys.rotation_ms,
+            token_lifetime_ms: settings.tokens.lifetime_secs * 1000,
         };
         let observers = (audit.clone(), metrics.clone());
         let keys = KeyManager::for_user_tokens(
-            &settings.key_store,
+            &settings.keys.store,
             &store,
             clock.clone(),
             rotation,
@@ -119,7 +119,7 @@ impl Core {
     }
 
     /// Everything the configuration decides, around this core.
-    pub fn assemble(self, settings: Settings) -> Result<AppState, StartError> {
+    pub fn assemble(self, settings: &Settings) -> Result<AppState, StartError> {
         let Core {
             clock,
             store,
@@ -132,7 +132,7 @@ impl Core {
             keys_ready,
         } = self;
         let issuer = TokenIssuer::new(
-            &settings,
+            &settings.tokens,
             keys.clone(),
             clock.clone(),
             UserInfoWriter::new(store.clone(), clock.clone()),
@@ -147,7 +147,7 @@ impl Core {
                 .with_metrics(metrics.clone()),
         );
         let mut by_provider: BTreeMap<String, Vec<_>> = BTreeMap::new();
-        for environment in &settings.oauth {
+        for environment in &settings.providers.oauth {
             by_provider
                 .entry(environment.provider.clone())
                 .or_default()
@@ -161,10 +161,11 @@ impl Core {
             })
             .collect();
         let guest = settings
+            .providers
             .guest
             .clone()
             .map(|guest| GuestProvider::new(guest, settings.development, clock.clone()));
-        for provider in &settings.unsupported_providers {
+        for provider in &settings.providers.unsupported {
             tracing::warn!(
                 "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
             );
@@ -183,7 +184,7 @@ impl Core {
             exchange,
             openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
             admin: AdminAuth::new(&settings.admin, &http),
-            settings,
+            web: settings.web.clone(),
             clock,
             store,
             keys,
@@ -203,9 +204,9 @@ impl Core {
 }
 
 pub async fn build_state(
-    settings: Settings,
+    settings: &Settings,
     deps: Dependencies,
 ) -> Result<Arc<AppState>, StartError> {
-    let core = Core::start(&settings, deps).await?;
+    let core = Core::start(settings, deps).await?;
     Ok(Arc::new(core.assemble(settings)?))
 }

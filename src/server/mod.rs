@@ -5,7 +5,7 @@ mod reload;
 
 pub use core::{Core, build_state};
 use reload::reload_on_hangup;
-pub use reload::{ConfigLoader, reload};
+pub use reload::{ConfigLoader, Configured};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{MetricsSettings, Settings};
+use crate::config::Settings;
+use crate::http::MetricsSettings;
 use crate::http::serve::serve;
 use crate::http::{self, AppState, SharedState};
 use crate::keys::KeyError;
@@ -58,7 +59,7 @@ impl Default for Dependencies {
 }
 
 pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
-    let address = format!("{}:{}", settings.listen_host, settings.listen_port);
+    let address = format!("{}:{}", settings.web.listen.host, settings.web.listen.port);
     TcpListener::bind(&address)
         .await
         .map_err(|source| StartError::Bind { address, source })
@@ -73,7 +74,7 @@ pub async fn run(
     loader: Option<ConfigLoader>,
 ) -> Result<(), StartError> {
     let listener = bind(&settings).await?;
-    let metrics_listener = match &settings.metrics {
+    let metrics_listener = match &settings.web.metrics {
         MetricsSettings::Separate { host, port } => {
             let address = format!("{host}:{port}");
             Some(
@@ -84,11 +85,12 @@ pub async fn run(
         }
         _ => None,
     };
-    let limits = settings.connection_limits;
+    let limits = settings.web.listen.limits;
     for finding in crate::doctor::risky_settings(&settings) {
         tracing::warn!("{}: {} ({})", finding.check, finding.message, finding.fix);
     }
-    let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
+    let shared: SharedState = Arc::new(ArcSwap::new(build_state(&settings, deps).await?));
+    let configured = Configured::new(shared.clone(), settings);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(
             "stagedoor listening on http://{address}{}",
@@ -100,7 +102,7 @@ pub async fn run(
         tokio::spawn(serve(listener, router, limits, std::future::pending()));
     }
     if let Some(loader) = loader {
-        tokio::spawn(reload_on_hangup(shared.clone(), loader));
+        tokio::spawn(reload_on_hangup(configured, loader));
     }
     serve(listener, http::router(shared), limits, shutdown_signal()).await;
     Ok(())
@@ -132,7 +134,7 @@ async fn shutdown_signal() {
 /// A server running in the background of this process (tests, embedding).
 pub struct RunningServer {
     pub address: SocketAddr,
-    shared: SharedState,
+    configured: Arc<Configured>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -141,8 +143,8 @@ impl RunningServer {
     pub async fn start(settings: Settings, deps: Dependencies) -> Result<Self, StartError> {
         let listener = bind(&settings).await?;
         let address = listener.local_addr().map_err(StartError::Serve)?;
-        let limits = settings.connection_limits;
-        let shared: SharedState = Arc::new(ArcSwap::new(build_state(settings, deps).await?));
+        let limits = settings.web.listen.limits;
+        let shared: SharedState = Arc::new(ArcSwap::new(build_state(&settings, deps).await?));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let router = http::router(shared.clone());
         let task = tokio::spawn(serve(listener, router, limits, async {
@@ -150,7 +152,7 @@ impl RunningServer {
         }));
         Ok(Self {
             address,
-            shared,
+            configured: Configured::new(shared, settings),
             shutdown: Some(shutdown),
             task,
         })
@@ -158,12 +160,12 @@ impl RunningServer {
 
     /// The configuration in force now, with everything built from it.
     pub fn state(&self) -> Arc<AppState> {
-        self.shared.load_full()
+        self.configured.state.load_full()
     }
 
     /// Replaces the configuration, as SIGHUP does.
     pub fn reload(&self, settings: Settings) -> Result<(), StartError> {
-        reload(&self.shared, settings)
+        self.configured.reload(settings)
     }
 
     /// `http://127.0.0.1:<port>/api/auth`

@@ -3,6 +3,10 @@
 //! cookie carries only a random handle, whose SHA-256 finds the row. Any replica can refresh
 //! or revoke any session, and a revoked one fails its next refresh everywhere.
 
+mod settings;
+
+pub use settings::SessionSettings;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine;
@@ -11,7 +15,6 @@ use http::HeaderMap;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::clock::SharedClock;
-use crate::config::SessionSettings;
 use crate::oauth::sealed::Sealer;
 use crate::store::{NewSession, SessionRow, Store, StoreError};
 

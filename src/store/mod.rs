@@ -4,14 +4,15 @@
 
 mod postgres;
 mod sessions;
+mod settings;
 mod sqlite;
 
 use sqlx::{PgPool, SqlitePool};
 
 use crate::clock::UnixMillis;
-use crate::config::DatabaseSettings;
 
 pub use sessions::{NewSession, SessionRow};
+pub use settings::{DatabaseSettings, PoolSettings, PostgresSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

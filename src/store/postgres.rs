@@ -4,8 +4,8 @@
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor};
 
+use super::PostgresSettings;
 use super::StoreError;
-use crate::config::PostgresSettings;
 
 /// The advisory lock that serialises start-ups on one database: schema creation and
 /// migrations run once even when every replica starts at the same moment.

@@ -7,7 +7,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::clock::SharedClock;
-use crate::config::Settings;
 use crate::entity_ref::EntityRef;
 use crate::keys::{KeyError, KeyManager};
 use crate::store::StoreError;
@@ -71,7 +70,7 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(
-        settings: &Settings,
+        settings: &super::TokenSettings,
         keys: Arc<KeyManager>,
         clock: SharedClock,
         user_info: UserInfoWriter,
@@ -79,8 +78,8 @@ impl TokenIssuer {
         Self {
             keys,
             clock,
-            issuer: settings.external_base_url.clone(),
-            lifetime_secs: settings.token_lifetime_secs,
+            issuer: settings.issuer.clone(),
+            lifetime_secs: settings.lifetime_secs,
             omit_ownership_claim: settings.omit_ownership_claim,
             user_info,
         }

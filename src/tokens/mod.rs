@@ -7,6 +7,15 @@ mod verify;
 pub use issue::{IssuedToken, TokenError, TokenIssuer};
 pub use verify::{VerifyError, verify_user_token};
 
+/// How user tokens are issued: `iss`, lifetime (`auth.backstageTokenExpiration`), and whether
+/// the ownership claim `ent` is left out (`auth.omitIdentityTokenOwnershipClaim`).
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub lifetime_secs: i64,
+    pub omit_ownership_claim: bool,
+}
+
 /// A JWT's claims, read without verifying anything: only to pick how to verify it, or for
 /// tokens whose signature was checked another way.
 pub fn unverified_payload(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -28,7 +28,7 @@ use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorName};
 use crate::metrics::Metrics;
-use crate::providers::oauth_settings::{Endpoints, OAuthEnvSettings};
+use crate::providers::oauth::{Endpoints, OAuthEnvSettings};
 use crate::sessions::{ClientInfo, SessionManager};
 use crate::tokens::TokenIssuer;
 

@@ -13,7 +13,7 @@ use crate::http::error::json_response;
 use crate::identity::{BackstageIdentityResponse, Profile};
 use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
-use crate::providers::oauth_settings::{
+use crate::providers::oauth::{
     Behaviour, LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall,
 };
 use crate::resolvers::SignInInfo;

@@ -1,16 +1,16 @@
-//! Start-up settings of one OAuth provider environment (`auth.providers.<id>.<env>`): the
-//! keys every OAuth provider shares, validated with their key paths.
+//! The shared OAuth engine's settings for one provider environment
+//! (`auth.providers.<id>.<env>`): what every OAuth provider has (client, endpoints, scopes,
+//! cookies' lifetime, resolvers) and the [`Behaviour`] in which providers differ, plus the
+//! reader of the keys they all share. Each provider module fills these in.
 
 use std::time::Duration;
 
-use figment::value::Value;
 use url::Url;
 
-use crate::config::Problem;
-use crate::config::duration::DurationValue;
 use crate::error::{Error, ErrorName};
 use crate::oauth::idp::{ClientAuth, IdpError, Metadata};
 use crate::resolvers::SignIn;
+use crate::section::Section;
 
 /// Where the IdP's endpoints come from.
 #[derive(Debug, Clone)]
@@ -216,85 +216,6 @@ pub struct RpLogout {
     pub post_logout_redirect_uri: Option<String>,
 }
 
-/// Reads one key of an environment's config.
-pub struct EnvReader<'a> {
-    pub base: String,
-    pub config: &'a figment::value::Dict,
-    pub problems: &'a mut Vec<Problem>,
-}
-
-impl EnvReader<'_> {
-    pub fn problem(&mut self, key: &str, message: impl Into<String>) {
-        self.problems
-            .push(Problem::new(format!("{}.{key}", self.base), message));
-    }
-
-    pub fn string(&mut self, key: &str) -> Option<String> {
-        match self.config.get(key) {
-            None => None,
-            Some(value) => match value.as_str() {
-                Some(text) => Some(text.to_owned()),
-                None => {
-                    self.problem(key, "must be a string");
-                    None
-                }
-            },
-        }
-    }
-
-    pub fn required(&mut self, key: &str, example: &str) -> String {
-        self.string(key)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| {
-                self.problem(key, format!("is required, e.g. {example}"));
-                String::new()
-            })
-    }
-
-    pub fn url(&mut self, key: &str) -> Option<Url> {
-        let text = self.string(key)?;
-        match Url::parse(&text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-            _ => {
-                self.problem(key, format!("\"{text}\" is not an absolute http(s) URL"));
-                None
-            }
-        }
-    }
-
-    pub fn seconds(&mut self, key: &str) -> Option<f64> {
-        let value = self.config.get(key)?;
-        match value
-            .deserialize::<DurationValue>()
-            .map_err(|e| e.to_string())
-            .and_then(|v| v.to_seconds())
-        {
-            Ok(seconds) => Some(seconds),
-            Err(message) => {
-                self.problem(key, message);
-                None
-            }
-        }
-    }
-
-    /// A string of scopes (split on whitespace, `,` and `|`) or a list.
-    pub fn scopes(&mut self, key: &str) -> Vec<String> {
-        match self.config.get(key) {
-            None => Vec::new(),
-            Some(Value::String(_, text)) => crate::oauth::scopes::split(text),
-            Some(Value::Array(_, items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .flat_map(crate::oauth::scopes::split)
-                .collect(),
-            Some(_) => {
-                self.problem(key, "must be a string or a list of scopes");
-                Vec::new()
-            }
-        }
-    }
-}
-
 /// The keys every OAuth provider reads: `callbackUrl`, `sessionDuration`, `additionalScopes`,
 /// `timeout`, `signIn`.
 pub struct Common {
@@ -305,7 +226,7 @@ pub struct Common {
     pub sign_in: SignIn,
 }
 
-pub fn common(reader: &mut EnvReader<'_>, provider: &str, external_base_url: &str) -> Common {
+pub fn common(reader: &mut Section<'_>, provider: &str, external_base_url: &str) -> Common {
     let default_callback = format!("{external_base_url}/{provider}/handler/frame");
     let callback_url = reader
         .url("callbackUrl")
@@ -318,25 +239,91 @@ pub fn common(reader: &mut EnvReader<'_>, provider: &str, external_base_url: &st
         });
     let timeout =
         Duration::from_secs_f64(reader.seconds("timeout").unwrap_or(10.0).clamp(0.1, 120.0));
-    let additional_scopes = reader.scopes("additionalScopes");
+    let additional_scopes = reader.words("additionalScopes", crate::oauth::scopes::split);
     let path = format!("{}.signIn", reader.base);
-    let sign_in =
-        match crate::resolvers::parse_sign_in(provider, &path, reader.config.get("signIn")) {
-            Ok(sign_in) => sign_in,
-            Err(problems) => {
-                reader.problems.extend(
-                    problems
-                        .into_iter()
-                        .map(|p| Problem::new(p.path, p.message)),
-                );
-                SignIn::default()
-            }
-        };
+    let sign_in = match crate::resolvers::parse_sign_in(provider, &path, reader.value("signIn")) {
+        Ok(sign_in) => sign_in,
+        Err(problems) => {
+            reader.problems.extend(problems);
+            SignIn::default()
+        }
+    };
     Common {
         callback_url,
         session_secs,
         additional_scopes,
         timeout,
         sign_in,
+    }
+}
+
+/// What a preset provider fixes (okta, onelogin, auth0, oauth2, ...): its IdP's endpoints and
+/// how it differs from plain OpenID Connect.
+pub struct Preset {
+    pub metadata: Metadata,
+    pub client_auth: ClientAuth,
+    pub prompt: Option<String>,
+    pub start_params: Vec<(String, String)>,
+    pub required_scopes: &'static [&'static str],
+    pub behaviour: Behaviour,
+}
+
+impl Preset {
+    /// The environment's settings: `clientId`, `clientSecret` and the common keys read from
+    /// `reader`, the rest from this preset (read first with `read_preset`).
+    pub fn settings(
+        provider: &str,
+        reader: &mut Section<'_>,
+        environment: &str,
+        external_base_url: &str,
+        read_preset: fn(&mut Section<'_>) -> Preset,
+    ) -> OAuthEnvSettings {
+        let client_id = reader.required("clientId", "backstage");
+        let client_secret = reader.required(
+            "clientSecret",
+            &format!("${{AUTH_{}_CLIENT_SECRET}}", provider.to_uppercase()),
+        );
+        let preset = read_preset(reader);
+        let common = common(reader, provider, external_base_url);
+        OAuthEnvSettings {
+            provider: provider.to_owned(),
+            environment: environment.to_owned(),
+            client_id,
+            client_secret,
+            endpoints: Endpoints::Fixed(preset.metadata),
+            client_auth: preset.client_auth,
+            algorithms: ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
+                .map(str::to_owned)
+                .to_vec(),
+            prompt: preset.prompt,
+            start_params: preset.start_params,
+            required_scopes: preset
+                .required_scopes
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            additional_scopes: common.additional_scopes,
+            persist_scopes: false,
+            callback_url: common.callback_url,
+            session_secs: common.session_secs,
+            timeout: common.timeout,
+            sign_in: common.sign_in,
+            rp_logout: None,
+            behaviour: preset.behaviour,
+        }
+    }
+}
+
+/// `paths`: authorize, token, userinfo, JWKS; `revocation`: where refresh tokens are revoked.
+pub fn endpoints(issuer: &str, base: &str, paths: [&str; 4], revocation: Option<&str>) -> Metadata {
+    let [authorize, token, userinfo, jwks] = paths.map(|path| format!("{base}{path}"));
+    Metadata {
+        issuer: Some(issuer.to_owned()),
+        authorization_endpoint: authorize,
+        token_endpoint: token,
+        userinfo_endpoint: Some(userinfo),
+        jwks_uri: Some(jwks),
+        revocation_endpoint: revocation.map(|path| format!("{base}{path}")),
+        ..Metadata::default()
     }
 }
