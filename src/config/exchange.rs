@@ -15,7 +15,7 @@
 
 use serde::Deserialize;
 
-use super::model::OneOrMany;
+use super::values::OneOrMany;
 use super::validate::Validator;
 use crate::exchange::{
     ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::model::RawPort;
+use super::values::RawPort;
 use super::validate::Validator;
 use crate::http::serve::ConnectionLimits;
 use crate::net::TrustedProxies;

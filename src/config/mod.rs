@@ -14,6 +14,7 @@ mod sessions;
 mod settings;
 pub mod substitute;
 mod validate;
+mod values;
 mod web;
 
 use std::path::{Path, PathBuf};

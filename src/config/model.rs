@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use super::values::{OneOrMany, RawPort};
+
 use crate::section::DurationValue;
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,22 +105,6 @@ pub struct RawKnexPool {
     pub max: Option<u32>,
     pub acquire_timeout_millis: Option<u64>,
     pub idle_timeout_millis: Option<u64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    pub fn into_vec(self) -> Vec<String> {
-        match self {
-            Self::One(one) => vec![one],
-            Self::Many(many) => many,
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,14 +288,6 @@ pub struct RawCatalogAuth {
 pub struct RawListen {
     pub host: Option<String>,
     pub port: Option<RawPort>,
-}
-
-/// A port written as a number, or as a string (what `${PORT}` substitution yields).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RawPort {
-    Number(u64),
-    Text(String),
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,7 +2,8 @@
 
 use url::Url;
 
-use super::model::{RawConfig, RawPort};
+use super::model::RawConfig;
+use super::values::RawPort;
 use super::settings::Settings;
 use super::{ConfigError, Problem};
 use crate::entity_ref::EntityRef;

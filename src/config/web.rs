@@ -3,7 +3,8 @@
 
 use url::Url;
 
-use super::model::{OneOrMany, RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
+use super::model::{RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
+use super::values::OneOrMany;
 use super::validate::Validator;
 use crate::http::cors::CorsSettings;
 
