@@ -29,6 +29,8 @@ try {
 const timeoutMs = Number(opts['timeout-ms'] ?? 30000);
 const instance = opts.instance ?? 'test';
 const home = opts.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stagedoor-cli-home-'));
+// A home the driver made itself is removed at exit; one given with --home is left as it is.
+if (!opts.home) process.on('exit', () => fs.rmSync(home, { recursive: true, force: true }));
 const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_DATA_HOME: path.join(home, 'data'), NO_COLOR: '1' };
 const metadataFile = path.join(env.XDG_CONFIG_HOME, 'backstage-cli', 'auth-instances.yaml');
 const secretFile = (account) => path.join(env.XDG_DATA_HOME, 'backstage-cli', 'auth-secrets', encodeURIComponent(`backstage-cli:auth-instance:${instance}`), `${account}.secret`);
