@@ -36,7 +36,7 @@ const fetchFn = async (url, init = {}) => {
   const h = new Headers(init.headers);
   emit('http', { seq: ++seq, method: init.method ?? 'GET', url: String(url), status: res.status,
     contentType: h.get('content-type') ?? undefined, authorization: h.get('authorization')?.split(' ')[0], mcpProtocolVersion: h.get('mcp-protocol-version') ?? undefined,
-    body: typeof init.body === 'string' && !String(url).includes('/mcp') ? init.body.replace(/(code|code_verifier|refresh_token|client_secret)=[^&]+/g, '$1=…') : undefined });
+    body: typeof init.body === 'string' && !String(url).includes('/mcp') ? init.body.replace(/(^|&)(code|code_verifier|refresh_token|client_secret|token)=[^&]+/g, '$1$2=…') : undefined });
   return res;
 };
 
