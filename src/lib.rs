@@ -24,6 +24,7 @@ pub mod resolvers;
 pub mod section;
 pub mod server;
 pub mod sessions;
+pub mod signin;
 pub mod store;
 pub mod tokens;
 pub mod user_info;

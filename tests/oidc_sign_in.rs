@@ -433,7 +433,7 @@ async fn callback_failures_are_delivered_to_the_popup_as_node_does() {
     )
     .await;
     // A disallowed origin in the state: the error goes to the app's own origin, never to it.
-    let state = stagedoor::oauth::state::OAuthState {
+    let state = stagedoor::signin::oauth::state::OAuthState {
         nonce: "abc".into(),
         env: "development".into(),
         origin: Some("http://evil.example.com".into()),

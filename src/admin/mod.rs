@@ -21,10 +21,40 @@ use time::format_description::well_known::Rfc3339;
 use crate::audit::{Audit, AuditEvent};
 use crate::entity_ref::EntityRef;
 use crate::error::Error;
+use crate::http::Query;
 use crate::http::error::json_response;
-use crate::oauth::flow::Query;
+use crate::http::{Route, client_info, is, request_id};
 use crate::sessions::{ClientInfo, SessionManager};
 use crate::store::SessionRow;
+
+/// `/.stagedoor/...`, while `stagedoor.admin` names callers (otherwise Node's 404).
+pub fn route() -> Route {
+    Route {
+        claims: |state, segments| {
+            is(segments[0], ".stagedoor") && state.features.get::<AdminAuth>().is_some()
+        },
+        handle: |state, parts, segments, _body| {
+            Box::pin(async move {
+                let auth = state
+                    .features
+                    .get::<AdminAuth>()
+                    .ok_or_else(|| Error::unknown_provider(segments[0]))?;
+                let admin = AdminApi {
+                    auth,
+                    sessions: state.sessions.as_ref(),
+                    audit: &state.audit,
+                    now_secs: state.clock.now_seconds(),
+                    client: client_info(parts, &state.web.trusted_proxies),
+                    request_id: request_id(parts),
+                };
+                let query = Query::parse(parts.uri.query());
+                admin
+                    .handle(&parts.method, &segments[1..], &query, &parts.headers)
+                    .await
+            })
+        },
+    }
+}
 
 pub struct AdminApi<'a> {
     pub auth: &'a AdminAuth,

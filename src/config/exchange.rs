@@ -15,8 +15,8 @@
 
 use serde::Deserialize;
 
-use super::values::OneOrMany;
 use super::validate::Validator;
+use super::values::OneOrMany;
 use crate::exchange::{
     ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,
 };

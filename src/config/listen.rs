@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::values::RawPort;
 use super::validate::Validator;
+use super::values::RawPort;
 use crate::http::serve::ConnectionLimits;
 use crate::net::TrustedProxies;
 use crate::section::DurationValue;

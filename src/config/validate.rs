@@ -3,8 +3,8 @@
 use url::Url;
 
 use super::model::RawConfig;
-use super::values::RawPort;
 use super::settings::Settings;
+use super::values::RawPort;
 use super::{ConfigError, Problem};
 use crate::entity_ref::EntityRef;
 use crate::glob::OriginPatterns;

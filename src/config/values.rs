@@ -25,4 +25,3 @@ pub enum RawPort {
     Number(u64),
     Text(String),
 }
-

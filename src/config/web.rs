@@ -4,8 +4,8 @@
 use url::Url;
 
 use super::model::{RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
-use super::values::OneOrMany;
 use super::validate::Validator;
+use super::values::OneOrMany;
 use crate::http::cors::CorsSettings;
 
 pub(super) fn external_base_url(

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::error::ExchangeError;
 use super::{Exchanged, Progress, TokenExchange, request};
 use crate::audit::AuditEvent;
-use crate::http::AppState;
 use crate::http::error::json_response;
+use crate::http::{AppState, Route, is};
 
 #[derive(Serialize)]
 struct Granted<'a> {
@@ -21,22 +21,23 @@ struct Granted<'a> {
     expires_in: i64,
 }
 
-/// Answers the token endpoint if this is it (`/v1/token`) and token exchange is configured;
-/// `None` leaves the request to the other routes (and their 404).
-pub async fn serve(
-    state: &AppState,
-    segments: &[&str],
-    parts: &Parts,
-    body: Body,
-) -> Option<Response> {
-    let exchange = state.exchange.as_ref()?;
-    let [version, endpoint] = segments else {
-        return None;
-    };
-    if !(version.eq_ignore_ascii_case("v1") && endpoint.eq_ignore_ascii_case("token")) {
-        return None;
+/// `POST /v1/token`, while token exchange is configured (otherwise Node's 404).
+pub fn route() -> Route {
+    Route {
+        claims: |state, segments| {
+            state.features.get::<TokenExchange>().is_some()
+                && matches!(segments, [version, endpoint]
+                    if is(version, "v1") && is(endpoint, "token"))
+        },
+        handle: |state, parts, _segments, body| {
+            Box::pin(async move {
+                match state.features.get::<TokenExchange>() {
+                    Some(exchange) => Ok(answer(state, exchange, parts, body).await),
+                    None => Err(crate::error::Error::unknown_provider("v1")),
+                }
+            })
+        },
     }
-    Some(answer(state, exchange, parts, body).await)
 }
 
 async fn answer(state: &AppState, exchange: &TokenExchange, parts: &Parts, body: Body) -> Response {

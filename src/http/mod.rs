@@ -7,11 +7,13 @@ pub mod error;
 mod headers;
 mod health;
 pub mod request_log;
+mod routes;
 pub mod serve;
 mod settings;
 mod userinfo;
 mod wellknown;
 
+pub use routes::{Features, Handled, Route};
 pub use settings::{ListenSettings, MetricsSettings, WebSettings};
 pub use wellknown::openid_configuration as wellknown_openid_configuration;
 
@@ -24,18 +26,13 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode, header};
 
-use crate::audit::AuditEvent;
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorName};
 use crate::keys::KeyManager;
-use crate::oauth::flow::{FlowContext, OAuthProvider, Query};
-use crate::oauth::origin::Origins;
 use crate::oauth::sealed::Sealer;
-use crate::providers::guest::GuestProvider;
 use crate::store::Store;
 use crate::tokens::TokenIssuer;
-use error::json_response;
 
 pub const MOUNT_PATH: &str = "/api/auth";
 /// Request bodies above this are refused, as Express's body parsers do (100 kB).
@@ -50,19 +47,18 @@ pub struct AppState {
     pub plugin_keys: Arc<KeyManager>,
     pub catalog: Arc<CatalogClient>,
     pub issuer: TokenIssuer,
-    pub guest: Option<GuestProvider>,
-    /// OAuth providers by id (`oidc`, ...).
-    pub oauth: std::collections::BTreeMap<String, OAuthProvider>,
     pub sealer: Arc<Sealer>,
     pub sessions: Option<crate::sessions::SessionManager>,
-    pub admin: crate::admin::AdminAuth,
     pub audit: crate::audit::Audit,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub http: reqwest::Client,
     /// Whether the first keys are published (readiness).
     pub keys_ready: Arc<std::sync::atomic::AtomicBool>,
-    pub exchange: Option<crate::exchange::TokenExchange>,
     pub openid_configuration: Bytes,
+    /// The features' state (token exchange, admin API, providers), by type.
+    pub features: Features,
+    /// The features' routes, tried in order after `http`'s own.
+    pub routes: Arc<Vec<Route>>,
 }
 
 /// The configuration in force, swapped whole on reload; each request keeps the one it began with.
@@ -136,11 +132,19 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
     if segments.is_empty() || !(relative_path.is_empty() || relative_path.starts_with('/')) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Some(response) = crate::exchange::serve(&state, &segments, &request, body).await {
-        return response;
-    }
     let method = request.method.clone();
-    match route(&state, &method, &segments, &request).await {
+    let result = match route(&state, &method, &segments, &request).await {
+        Some(answered) => answered,
+        None => match state
+            .routes
+            .iter()
+            .find(|route| (route.claims)(&state, &segments))
+        {
+            Some(route) => (route.handle)(&state, &request, &segments, body).await,
+            None => Err(Error::unknown_provider(segments[0])),
+        },
+    };
+    match result {
         Ok(response) => response,
         Err(error) => {
             let full = request
@@ -153,161 +157,71 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
     }
 }
 
-fn is(segment: &str, expected: &str) -> bool {
+use std::collections::BTreeMap;
+
+/// The query string, last value winning as in Express.
+pub struct Query(BTreeMap<String, String>);
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Self {
+        Self(
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// Path segments compare as Express compares them: case-insensitively.
+pub fn is(segment: &str, expected: &str) -> bool {
     segment.eq_ignore_ascii_case(expected)
 }
 
+/// `http`'s own routes: the key sets, discovery, the CLI's client metadata, userinfo.
 async fn route(
     state: &AppState,
     method: &Method,
     segments: &[&str],
     request: &Parts,
-) -> Result<Response, Error> {
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
-    match segments {
-        [first, second] if is(first, ".well-known") && get => {
-            if is(second, "jwks.json") {
-                return Ok(wellknown::json_document(
-                    state.keys.public_keys().jwks_body().await,
-                ));
-            }
-            if is(second, "openid-configuration") {
-                return Ok(wellknown::json_document(state.openid_configuration.clone()));
-            }
+) -> Option<Result<Response, Error>> {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    let answer = match segments {
+        [first, second] if is(first, ".well-known") && is(second, "jwks.json") => {
+            wellknown::json_document(state.keys.public_keys().jwks_body().await)
+        }
+        [first, second] if is(first, ".well-known") && is(second, "openid-configuration") => {
+            wellknown::json_document(state.openid_configuration.clone())
         }
         [first, second, third]
-            if is(first, ".well-known")
-                && is(second, "oauth-client")
-                && is(third, "cli.json")
-                && get =>
+            if is(first, ".well-known") && is(second, "oauth-client") && is(third, "cli.json") =>
         {
-            return Ok(wellknown::cli_client_metadata());
+            wellknown::cli_client_metadata()
         }
         [first, second, third, fourth]
             if is(first, ".backstage")
                 && is(second, "auth")
                 && is(third, "v1")
-                && is(fourth, "jwks.json")
-                && get =>
+                && is(fourth, "jwks.json") =>
         {
-            return Ok(wellknown::json_document(
-                state.plugin_keys.public_keys().jwks_body().await,
-            ));
+            wellknown::json_document(state.plugin_keys.public_keys().jwks_body().await)
         }
-        [first, second] if is(first, "v1") && is(second, "userinfo") && get => {
-            return userinfo::userinfo(state, &request.headers).await;
+        [first, second] if is(first, "v1") && is(second, "userinfo") => {
+            return Some(userinfo::userinfo(state, &request.headers).await);
         }
-        [first, rest @ ..] if is(first, ".stagedoor") && state.admin.is_enabled() => {
-            let admin = crate::admin::AdminApi {
-                auth: &state.admin,
-                sessions: state.sessions.as_ref(),
-                audit: &state.audit,
-                now_secs: state.clock.now_seconds(),
-                client: client_info(request, &state.web.trusted_proxies),
-                request_id: request_id(request),
-            };
-            let query = Query::parse(request.uri.query());
-            return admin.handle(method, rest, &query, &request.headers).await;
-        }
-        [provider, ..] if is(provider, "guest") => {
-            return guest_route(state, get, post, segments, request).await;
-        }
-        [provider, rest @ ..] if state.oauth.contains_key(&provider.to_ascii_lowercase()) => {
-            if let Some(provider) = state.oauth.get(&provider.to_ascii_lowercase()) {
-                return oauth_route(state, provider, get, post, rest, request).await;
-            }
-        }
-        _ => {}
-    }
-    Err(Error::unknown_provider(segments[0]))
-}
-
-async fn guest_route(
-    state: &AppState,
-    get: bool,
-    post: bool,
-    segments: &[&str],
-    request: &Parts,
-) -> Result<Response, Error> {
-    let Some(guest) = &state.guest else {
-        return Err(Error::not_found(format!(
-            "No auth provider registered for '{}'",
-            segments[0]
-        )));
+        _ => return None,
     };
-    match &segments[1..] {
-        [action] if is(action, "refresh") && (get || post) => {
-            refuse_large_body(request)?;
-            let result = guest.refresh(&state.issuer, &state.catalog).await;
-            let event = AuditEvent::new("refresh")
-                .provider("guest")
-                .client(&client_info(request, &state.web.trusted_proxies))
-                .request_id(request_id(request));
-            let event = match &result {
-                Ok(session) => event.success().user(session.user_entity_ref()),
-                Err(error) => event.failure(error.message.to_string()),
-            };
-            let outcome = event.outcome.unwrap_or(crate::audit::Outcome::Failure);
-            state.metrics.refresh("guest", outcome);
-            state.audit.record(event);
-            Ok(json_response(StatusCode::OK, &result?))
-        }
-        [action] if is(action, "start") && get => Err(not_implemented()),
-        [handler, frame] if is(handler, "handler") && is(frame, "frame") && (get || post) => {
-            refuse_large_body(request)?;
-            Err(not_implemented())
-        }
-        _ => Err(Error::unknown_provider(segments[0])),
-    }
-}
-
-async fn oauth_route(
-    state: &AppState,
-    provider: &OAuthProvider,
-    get: bool,
-    post: bool,
-    rest: &[&str],
-    request: &Parts,
-) -> Result<Response, Error> {
-    let context = FlowContext {
-        origins: Origins {
-            app_origin: &state.web.app_origin,
-            extra: &state.web.extra_allowed_origins,
-        },
-        clock: &state.clock,
-        issuer: &state.issuer,
-        catalog: &state.catalog,
-        sealer: &state.sealer,
-        sessions: state.sessions.as_ref(),
-        client: client_info(request, &state.web.trusted_proxies),
-        audit: &state.audit,
-        metrics: &state.metrics,
-        request_id: request_id(request),
-    };
-    let query = Query::parse(request.uri.query());
-    let headers = &request.headers;
-    match rest {
-        [action] if is(action, "start") && get => provider.start(&context, &query, headers).await,
-        [handler, frame] if is(handler, "handler") && is(frame, "frame") && (get || post) => {
-            refuse_large_body(request)?;
-            provider.frame(&context, &query, headers).await
-        }
-        [action] if is(action, "refresh") && (get || post) => {
-            refuse_large_body(request)?;
-            provider.refresh(&context, &query, headers).await
-        }
-        [action] if is(action, "logout") && post => {
-            refuse_large_body(request)?;
-            provider.logout(&context, &query, headers).await
-        }
-        _ => Err(Error::unknown_provider(&provider.id)),
-    }
+    Some(Ok(answer))
 }
 
 /// The browser as the request describes it: its user agent, and its address (the peer, or
 /// the last hop a trusted proxy forwarded).
-pub(crate) fn client_info(
+pub fn client_info(
     request: &Parts,
     trusted: &crate::net::TrustedProxies,
 ) -> crate::sessions::ClientInfo {
@@ -325,18 +239,16 @@ pub(crate) fn client_info(
 }
 
 /// The id the request log gave this request.
-pub(crate) fn request_id(request: &Parts) -> Option<&str> {
+pub fn request_id(request: &Parts) -> Option<&str> {
     request
         .extensions
         .get::<request_log::RequestId>()
         .map(|id| id.0.as_str())
 }
 
-fn not_implemented() -> Error {
-    Error::new(ErrorName::NotImplementedError, "Not implemented")
-}
-
-fn refuse_large_body(request: &Parts) -> Result<(), Error> {
+/// Refuses a body declared larger than Express's parsers accept (the routes that take no body
+/// do not read it).
+pub fn refuse_large_body(request: &Parts) -> Result<(), Error> {
     let declared = request
         .headers
         .get(header::CONTENT_LENGTH)

@@ -11,13 +11,14 @@ use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::exchange::TokenExchange;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Features};
 use crate::keys::{KeyManager, Rotation};
 use crate::metrics::Metrics;
-use crate::oauth::flow::OAuthProvider;
 use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
 use crate::sessions::SessionManager;
+use crate::signin::Providers;
+use crate::signin::oauth::OAuthProvider;
 use crate::store::Store;
 use crate::tokens::TokenIssuer;
 use crate::user_info::UserInfoWriter;
@@ -146,30 +147,6 @@ impl Core {
             CatalogClient::new(settings.catalog.clone(), credentials, http.clone())
                 .with_metrics(metrics.clone()),
         );
-        let mut by_provider: BTreeMap<String, Vec<_>> = BTreeMap::new();
-        for environment in &settings.providers.oauth {
-            by_provider
-                .entry(environment.provider.clone())
-                .or_default()
-                .push(environment.clone());
-        }
-        let oauth = by_provider
-            .into_iter()
-            .map(|(id, environments)| {
-                let provider = OAuthProvider::new(&id, environments, &http, &metrics);
-                (id, provider)
-            })
-            .collect();
-        let guest = settings
-            .providers
-            .guest
-            .clone()
-            .map(|guest| GuestProvider::new(guest, settings.development, clock.clone()));
-        for provider in &settings.providers.unsupported {
-            tracing::warn!(
-                "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
-            );
-        }
         let sessions = match &settings.sessions {
             Some(sessions) => Some(
                 SessionManager::new(sessions, store.clone(), clock.clone())
@@ -177,13 +154,14 @@ impl Core {
             ),
             None => None,
         };
-        let exchange = settings.token_exchange.as_ref().map(|exchange| {
-            TokenExchange::new(exchange, &settings.external_base_url, &http, clock.clone())
-        });
         Ok(AppState {
-            exchange,
             openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
-            admin: AdminAuth::new(&settings.admin, &http),
+            features: features(settings, &http, &metrics, &clock),
+            routes: Arc::new(vec![
+                crate::exchange::route(),
+                crate::admin::route(),
+                crate::signin::route(),
+            ]),
             web: settings.web.clone(),
             clock,
             store,
@@ -191,8 +169,6 @@ impl Core {
             plugin_keys,
             catalog,
             issuer,
-            guest,
-            oauth,
             sealer,
             sessions,
             audit,
@@ -200,6 +176,65 @@ impl Core {
             http,
             keys_ready,
         })
+    }
+}
+
+/// Each feature's state: the providers, the token exchange and the admin API, when configured.
+fn features(
+    settings: &Settings,
+    http: &reqwest::Client,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+) -> Features {
+    let mut features = Features::default();
+    features.insert(providers(settings, http, metrics, clock));
+    if let Some(exchange) = &settings.token_exchange {
+        features.insert(TokenExchange::new(
+            exchange,
+            &settings.external_base_url,
+            http,
+            clock.clone(),
+        ));
+    }
+    let admin = AdminAuth::new(&settings.admin, http);
+    if admin.is_enabled() {
+        features.insert(admin);
+    }
+    features
+}
+
+fn providers(
+    settings: &Settings,
+    http: &reqwest::Client,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+) -> Providers {
+    let mut by_provider: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for environment in &settings.providers.oauth {
+        by_provider
+            .entry(environment.provider.clone())
+            .or_default()
+            .push(environment.clone());
+    }
+    let oauth = by_provider
+        .into_iter()
+        .map(|(id, environments)| {
+            let provider = OAuthProvider::new(&id, environments, http, metrics);
+            (id, provider)
+        })
+        .collect();
+    for provider in &settings.providers.unsupported {
+        tracing::warn!(
+            "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
+        );
+    }
+    Providers {
+        oauth,
+        guest: settings
+            .providers
+            .guest
+            .clone()
+            .map(|guest| GuestProvider::new(guest, settings.development, clock.clone())),
     }
 }
 

@@ -2,8 +2,12 @@
 //! `/logout`, for the popup and redirect flows. One file per step.
 
 mod callback;
+pub mod cookies;
+pub mod frame;
+pub mod origin;
 mod session;
 mod start;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,21 +20,33 @@ use percent_encoding::utf8_percent_encode;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
 
-use super::URI_COMPONENT;
-use super::cookies::{CookiePolicy, CookieWriter, RequestCookies};
-use super::id_token::Expectations;
-use super::idp::{IdpClient, IdpError, TokenResponse};
-use super::origin::Origins;
-use super::scopes;
-use super::sealed::Sealer;
 use crate::audit::{Audit, AuditEvent, Outcome};
 use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorName};
+use crate::http::Query;
 use crate::metrics::Metrics;
+use crate::oauth::id_token::Expectations;
+use crate::oauth::idp::{IdpClient, IdpError, TokenResponse};
+use crate::oauth::scopes;
+use crate::oauth::sealed::Sealer;
 use crate::providers::oauth::{Endpoints, OAuthEnvSettings};
 use crate::sessions::{ClientInfo, SessionManager};
 use crate::tokens::TokenIssuer;
+use cookies::{CookiePolicy, CookieWriter, RequestCookies};
+use origin::Origins;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
+/// `encodeURIComponent`'s set, plus `'` (Node escapes it in the frame page too).
+pub(crate) const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'(')
+    .remove(b')');
 
 /// What the routes need from the rest of the service.
 pub struct FlowContext<'a> {
@@ -103,23 +119,6 @@ pub(super) fn signed_in_user(payload: &Value) -> &str {
     payload["backstageIdentity"]["identity"]["userEntityRef"]
         .as_str()
         .unwrap_or_default()
-}
-
-/// The query string, last value winning as in Express.
-pub struct Query(BTreeMap<String, String>);
-
-impl Query {
-    pub fn parse(query: Option<&str>) -> Self {
-        Self(
-            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
 }
 
 pub struct OAuthEnv {

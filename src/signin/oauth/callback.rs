@@ -4,14 +4,13 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{
-    FlowContext, OAuthEnv, OAuthProvider, Query, binding, failed, header_value, with_cookies,
-};
+use super::{FlowContext, OAuthEnv, OAuthProvider, binding, failed, header_value, with_cookies};
 use crate::error::{Error, ErrorName};
-use crate::oauth::cookies::{CookieWriter, RequestCookies};
-use crate::oauth::frame;
+use crate::http::Query;
 use crate::oauth::idp::Metadata;
-use crate::oauth::state::OAuthState;
+use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::signin::oauth::frame;
+use crate::signin::oauth::state::OAuthState;
 
 impl OAuthProvider {
     /// `GET|POST /handler/frame`: the IdP's redirect back.
@@ -140,7 +139,7 @@ impl OAuthProvider {
             &binding(&self.id, &settings.environment, &state.nonce),
         );
         let secrets = secrets
-            .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= crate::oauth::cookies::NONCE_MAX_AGE_SECS)
+            .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= crate::signin::oauth::cookies::NONCE_MAX_AGE_SECS)
             .ok_or_else(|| Error::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
         let code = query.get("code").ok_or_else(|| {
             Error::new(

@@ -5,19 +5,20 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{
-    FlowContext, OAuthEnv, OAuthProvider, Query, failed, request_origin, require_xrw, with_cookies,
+    FlowContext, OAuthEnv, OAuthProvider, failed, request_origin, require_xrw, with_cookies,
 };
 use crate::audit::AuditEvent;
 use crate::error::{Error, ErrorName};
+use crate::http::Query;
 use crate::http::error::json_response;
 use crate::identity::{BackstageIdentityResponse, Profile};
-use crate::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
     Behaviour, LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall,
 };
 use crate::resolvers::SignInInfo;
 use crate::sessions::SessionManager;
+use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
 

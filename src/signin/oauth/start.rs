@@ -6,13 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{
-    FlowContext, OAuthProvider, Query, binding, header_value, random_base64, random_bytes,
-    with_cookies, with_query,
+    FlowContext, OAuthProvider, binding, header_value, random_base64, random_bytes, with_cookies,
+    with_query,
 };
 use crate::error::{Error, ErrorName};
-use crate::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::http::Query;
 use crate::oauth::sealed::FlowSecrets;
-use crate::oauth::state::OAuthState;
+use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
+use crate::signin::oauth::state::OAuthState;
 
 impl OAuthProvider {
     /// `GET /start`: checks, then 302 to the IdP.
