@@ -78,7 +78,8 @@ auth:
     );
     assert_eq!(param(&okta, "prompt"), None);
     let state =
-        stagedoor::signin::oauth::state::OAuthState::decode(&param(&okta, "state").unwrap()).unwrap();
+        stagedoor::signin::oauth::state::OAuthState::decode(&param(&okta, "state").unwrap())
+            .unwrap();
     assert_eq!(state.scope, None, "okta does not persist scopes");
 
     let onelogin = location(

@@ -2,7 +2,7 @@
 
 use super::model::RawAuth;
 use super::providers::ProviderSettings;
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::glob::OriginPatterns;
 use crate::keys::{KeyStoreSettings, StaticKeySettings};
 

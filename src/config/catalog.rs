@@ -3,7 +3,7 @@
 use url::Url;
 
 use super::model::{RawCatalog, RawCatalogAuth, RawDiscoveryEndpoint, RawDiscoveryTarget};
-use super::validate::Validator;
+use super::validator::Validator;
 use super::web::trim_slash;
 use crate::catalog::{CatalogAuthSettings, CatalogSettings};
 

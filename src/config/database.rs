@@ -10,7 +10,7 @@ use super::model::{
     RawBackendDatabase, RawConnection, RawConnectionParts, RawDatabasePool, RawKnexConfig, RawSsl,
     RawStagedoor,
 };
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::store::{DatabaseSettings, PoolSettings, PostgresSettings};
 
 /// The plugin id whose database settings stagedoor takes over.

@@ -13,15 +13,13 @@
 //!     rateLimit: { perMinute: 120, burst: 20 }
 //! ```
 
-use serde::Deserialize;
-
-use super::validate::Validator;
+use super::model::{RawExchangeIssuer, RawTokenExchange};
+use super::validator::Validator;
 use super::values::OneOrMany;
 use crate::exchange::{
     ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,
 };
 use crate::resolvers::RefTemplate;
-use crate::section::DurationValue;
 
 const BASE: &str = "stagedoor.tokenExchange";
 /// What an issuer entry accepts unless it lists `algorithms`.
@@ -33,35 +31,6 @@ const SUPPORTED_ALGORITHMS: [&str; 9] = [
 const DEFAULT_MAX_TOKEN_AGE_SECS: f64 = 3600.0;
 const DEFAULT_PER_MINUTE: u32 = 120;
 const DEFAULT_BURST: u32 = 20;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawTokenExchange {
-    pub issuers: Vec<RawExchangeIssuer>,
-    pub rate_limit: Option<RawRateLimit>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawExchangeIssuer {
-    pub issuer: Option<String>,
-    pub jwks_url: Option<String>,
-    pub metadata_url: Option<String>,
-    pub audiences: Option<OneOrMany>,
-    pub algorithms: Option<Vec<String>>,
-    pub max_token_age: Option<DurationValue>,
-    pub clients: Option<Vec<String>>,
-    pub user_entity_ref: Option<String>,
-    pub ownership_entity_refs: Option<Vec<String>>,
-    pub sign_in: Option<figment::value::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawRateLimit {
-    pub per_minute: Option<u32>,
-    pub burst: Option<u32>,
-}
 
 pub(super) fn token_exchange_settings(
     v: &mut Validator,

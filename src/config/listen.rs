@@ -1,25 +1,11 @@
 //! `stagedoor.listen`: where to serve, the connection limits, and which proxies may say who
 //! the client is.
 
-use serde::Deserialize;
-
-use super::validate::Validator;
-use super::values::RawPort;
+use super::model::RawServerListen;
+use super::validator::Validator;
 use crate::http::serve::ConnectionLimits;
 use crate::net::TrustedProxies;
 use crate::section::DurationValue;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawServerListen {
-    pub host: Option<String>,
-    pub port: Option<RawPort>,
-    pub header_timeout: Option<DurationValue>,
-    pub keep_alive_timeout: Option<DurationValue>,
-    pub request_timeout: Option<DurationValue>,
-    pub max_connections: Option<u64>,
-    pub trusted_proxies: Vec<String>,
-}
 
 pub(super) struct Listen {
     pub host: String,

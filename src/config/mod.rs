@@ -14,6 +14,7 @@ mod sessions;
 mod settings;
 pub mod substitute;
 mod validate;
+mod validator;
 mod values;
 mod web;
 

@@ -194,7 +194,7 @@ pub enum RawDiscoveryTarget {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawStagedoor {
-    pub listen: super::listen::RawServerListen,
+    pub listen: RawServerListen,
     pub base_url: Option<String>,
     pub database: Option<String>,
     pub database_pool: Option<RawDatabasePool>,
@@ -206,7 +206,7 @@ pub struct RawStagedoor {
     pub metrics: Option<RawMetrics>,
     pub development: Option<bool>,
     pub catalog: RawCatalog,
-    pub token_exchange: Option<super::exchange::RawTokenExchange>,
+    pub token_exchange: Option<RawTokenExchange>,
 }
 
 /// `stagedoor.audit`: where audit events go.
@@ -296,4 +296,47 @@ pub struct RawGuestProvider {
     pub user_entity_ref: Option<String>,
     pub ownership_entity_refs: Option<Vec<String>>,
     pub dangerously_allow_outside_development: Option<bool>,
+}
+
+/// `stagedoor.listen`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawServerListen {
+    pub host: Option<String>,
+    pub port: Option<RawPort>,
+    pub header_timeout: Option<DurationValue>,
+    pub keep_alive_timeout: Option<DurationValue>,
+    pub request_timeout: Option<DurationValue>,
+    pub max_connections: Option<u64>,
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `stagedoor.tokenExchange`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTokenExchange {
+    pub issuers: Vec<RawExchangeIssuer>,
+    pub rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawExchangeIssuer {
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
+    pub metadata_url: Option<String>,
+    pub audiences: Option<OneOrMany>,
+    pub algorithms: Option<Vec<String>>,
+    pub max_token_age: Option<DurationValue>,
+    pub clients: Option<Vec<String>>,
+    pub user_entity_ref: Option<String>,
+    pub ownership_entity_refs: Option<Vec<String>>,
+    pub sign_in: Option<figment::value::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRateLimit {
+    pub per_minute: Option<u32>,
+    pub burst: Option<u32>,
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::model::{RawAudit, RawLogging, RawMetrics};
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::audit::AuditSink;
 use crate::http::MetricsSettings;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use figment::value::Dict;
 
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::providers::guest::GuestSettings;
 use crate::providers::oauth::OAuthEnvSettings;
 use crate::providers::{Kind, ReadEnvironment};

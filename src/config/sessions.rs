@@ -6,7 +6,7 @@ use url::Url;
 use super::catalog::plugin_base_url;
 use super::model::{RawAdmin, RawDiscoveryEndpoint, RawSessions};
 use super::secrets::{MIN_SECRET_BITS, estimated_bits};
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::admin::{AdminPlugin, AdminSettings};
 use crate::sessions::SessionSettings;
 

@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::model::{RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
-use super::validate::Validator;
+use super::validator::Validator;
 use super::values::OneOrMany;
 use crate::http::cors::CorsSettings;
 
