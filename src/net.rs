@@ -5,7 +5,32 @@
 
 use std::net::IpAddr;
 
+use http::HeaderMap;
 use ipnet::IpNet;
+
+/// Kept short in the store and the audit trail: a user agent is informative, not evidence.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Who signed in, as far as the request tells.
+#[derive(Debug, Default, Clone)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl ClientInfo {
+    /// The user agent, and the client address the web layer worked out (the peer, or what a
+    /// trusted proxy forwarded).
+    pub fn from_request(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Self {
+        Self {
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            ip: ip.map(|ip| ip.to_string()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -81,6 +106,18 @@ pub fn is_loopback(url: &url::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_info_keeps_a_short_user_agent_and_the_given_address() {
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "Mozilla/5.0".repeat(100).parse().unwrap());
+        let info = ClientInfo::from_request(&headers, Some([203, 0, 113, 7].into()));
+        assert_eq!(info.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            info.user_agent.unwrap().chars().count(),
+            MAX_USER_AGENT_CHARS
+        );
+    }
 
     fn proxies(entries: &[&str]) -> TrustedProxies {
         TrustedProxies::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap()

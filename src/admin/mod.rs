@@ -24,7 +24,8 @@ use crate::error::Error;
 use crate::http::Query;
 use crate::http::error::json_response;
 use crate::http::{Route, client_info, is, request_id};
-use crate::sessions::{ClientInfo, SessionManager};
+use crate::net::ClientInfo;
+use crate::sessions::SessionManager;
 use crate::store::SessionRow;
 
 /// `/.stagedoor/...`, while `stagedoor.admin` names callers (otherwise Node's 404).

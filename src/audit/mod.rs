@@ -113,7 +113,7 @@ impl AuditEvent {
     }
 
     /// The client and request the event came from.
-    pub fn client(mut self, client: &crate::sessions::ClientInfo) -> Self {
+    pub fn client(mut self, client: &crate::net::ClientInfo) -> Self {
         self.ip.clone_from(&client.ip);
         self.user_agent.clone_from(&client.user_agent);
         self

@@ -224,7 +224,7 @@ async fn route(
 pub fn client_info(
     request: &Parts,
     trusted: &crate::net::TrustedProxies,
-) -> crate::sessions::ClientInfo {
+) -> crate::net::ClientInfo {
     let peer = request
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -235,7 +235,7 @@ pub fn client_info(
         .iter()
         .filter_map(|value| value.to_str().ok());
     let ip = peer.map(|peer| trusted.client_address(peer, forwarded));
-    crate::sessions::ClientInfo::from_request(&request.headers, ip)
+    crate::net::ClientInfo::from_request(&request.headers, ip)
 }
 
 /// The id the request log gave this request.

@@ -216,6 +216,9 @@ pub struct RpLogout {
     pub post_logout_redirect_uri: Option<String>,
 }
 
+/// Node's default lifetime of the refresh and granted-scope cookies (`sessionDuration`): 1000 days.
+pub const DEFAULT_SESSION_SECS: i64 = 86_400_000;
+
 /// The keys every OAuth provider reads: `callbackUrl`, `sessionDuration`, `additionalScopes`,
 /// `timeout`, `signIn`.
 pub struct Common {
@@ -232,10 +235,9 @@ pub fn common(reader: &mut Section<'_>, provider: &str, external_base_url: &str)
         .url("callbackUrl")
         .or_else(|| Url::parse(&default_callback).ok())
         .unwrap_or_else(|| Url::parse("http://localhost/").expect("a literal URL"));
-    let session_secs = reader.seconds("sessionDuration").map_or(
-        crate::signin::oauth::cookies::DEFAULT_SESSION_SECS,
-        |seconds| seconds.round() as i64,
-    );
+    let session_secs = reader
+        .seconds("sessionDuration")
+        .map_or(DEFAULT_SESSION_SECS, |seconds| seconds.round() as i64);
     let timeout =
         Duration::from_secs_f64(reader.seconds("timeout").unwrap_or(10.0).clamp(0.1, 120.0));
     let additional_scopes = reader.words("additionalScopes", crate::oauth::scopes::split);

@@ -7,11 +7,12 @@ mod settings;
 
 pub use settings::SessionSettings;
 
+pub use crate::net::ClientInfo;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::HeaderMap;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::clock::SharedClock;
@@ -21,8 +22,6 @@ use crate::store::{NewSession, SessionRow, Store, StoreError};
 /// Marks a refresh cookie that holds a session handle rather than an IdP refresh token.
 const HANDLE_PREFIX: &str = "sd1.";
 const PRUNE_INTERVAL_MS: i64 = 10 * 60 * 1000;
-/// Kept short in the store: a user agent is informative, not evidence.
-const MAX_USER_AGENT_CHARS: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -36,27 +35,6 @@ pub enum SessionError {
 pub struct OpenSession {
     pub row: SessionRow,
     pub refresh_token: String,
-}
-
-/// Who signed in, as far as the request tells.
-#[derive(Debug, Default, Clone)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
-
-impl ClientInfo {
-    /// The user agent, and the client address the web layer worked out (the peer, or what a
-    /// trusted proxy forwarded).
-    pub fn from_request(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Self {
-        Self {
-            user_agent: headers
-                .get(http::header::USER_AGENT)
-                .and_then(|value| value.to_str().ok())
-                .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
-            ip: ip.map(|ip| ip.to_string()),
-        }
-    }
 }
 
 pub struct SessionManager {
@@ -206,18 +184,6 @@ fn hash(handle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn client_info_keeps_a_short_user_agent_and_the_given_address() {
-        let mut headers = HeaderMap::new();
-        headers.insert("user-agent", "Mozilla/5.0".repeat(100).parse().unwrap());
-        let info = ClientInfo::from_request(&headers, Some([203, 0, 113, 7].into()));
-        assert_eq!(info.ip.as_deref(), Some("203.0.113.7"));
-        assert_eq!(
-            info.user_agent.unwrap().chars().count(),
-            MAX_USER_AGENT_CHARS
-        );
-    }
 
     #[test]
     fn handles_are_recognised_and_hashed() {

@@ -8,8 +8,6 @@ use http::{HeaderMap, HeaderValue, header};
 
 const CHUNK_SIZE: usize = 4000;
 pub const NONCE_MAX_AGE_SECS: i64 = 600;
-/// Node's default lifetime of the refresh and granted-scope cookies: 1000 days.
-pub const DEFAULT_SESSION_SECS: i64 = 86_400_000;
 
 /// The cookies a request carried, percent-decoded.
 #[derive(Debug, Default)]
