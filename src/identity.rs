@@ -1,9 +1,44 @@
-//! The session payload the frontend receives (`backstageIdentity`, §3.2, §3.5).
+//! What a sign-in or refresh gives the frontend (§3.2, §3.5): the profile, the IdP's tokens
+//! (`providerInfo`) and the Backstage identity, typed from the resolver to the response,
+//! sessions and audit.
 
 use serde::Serialize;
 
 use crate::clock::UnixMillis;
 use crate::tokens::IssuedToken;
+
+/// A session: `{profile, providerInfo?, backstageIdentity?}`; absent members are omitted.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInResult {
+    pub profile: Profile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_info: Option<ProviderInfo>,
+    /// Absent when the provider environment has no sign-in resolver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backstage_identity: Option<BackstageIdentityResponse>,
+}
+
+impl SignInResult {
+    /// The signed-in user's entity ref; empty without a resolver.
+    pub fn user_entity_ref(&self) -> &str {
+        self.backstage_identity
+            .as_ref()
+            .map_or("", |identity| identity.identity.user_entity_ref.as_str())
+    }
+}
+
+/// The IdP's side of a session (§11.10).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub access_token: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<i64>,
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

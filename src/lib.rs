@@ -13,6 +13,7 @@ pub mod exchange;
 pub mod glob;
 pub mod http;
 pub mod identity;
+pub mod jose;
 pub mod keys;
 pub mod logging;
 pub mod metrics;

@@ -7,7 +7,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
-use stagedoor::oauth::id_token::{Expectations, JwksCache};
+use std::sync::Arc;
+
+use stagedoor::clock::ManualClock;
+use stagedoor::oauth::id_token::{Expectations, verify};
+use stagedoor::oauth::jwks::JwksCache;
 
 struct Key {
     pair: EcdsaKeyPair,
@@ -94,7 +98,13 @@ fn good_claims() -> Value {
 async fn forged_and_mismatched_id_tokens_are_refused() {
     let key = Key::new("k1");
     let (uri, hits) = jwks_server(vec![key.jwk()]).await;
-    let cache = JwksCache::new(uri, common::client(), std::time::Duration::from_secs(5));
+    let clock = Arc::new(ManualClock::starting_now());
+    let cache = JwksCache::new(
+        uri,
+        common::client(),
+        std::time::Duration::from_secs(5),
+        clock.clone(),
+    );
     let algorithms = ["ES256".to_owned()];
     let expected = Expectations {
         issuer: "https://idp.example.com",
@@ -104,8 +114,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
         now_secs: now(),
     };
 
-    let claims = cache
-        .verify(&key.token(&good_claims()), &expected)
+    let claims = verify(&cache, &key.token(&good_claims()), &expected)
         .await
         .expect("a good token");
     assert_eq!(claims["sub"], "alice");
@@ -138,7 +147,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
     ];
     for (case, token) in &refusals {
         assert!(
-            cache.verify(token, &expected).await.is_err(),
+            verify(&cache, token, &expected).await.is_err(),
             "{case} must be refused"
         );
     }
@@ -149,8 +158,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
     let index = token.rfind('.').unwrap() + 3;
     tampered[index] = if tampered[index] == b'A' { b'B' } else { b'A' };
     assert!(
-        cache
-            .verify(std::str::from_utf8(&tampered).unwrap(), &expected)
+        verify(&cache, std::str::from_utf8(&tampered).unwrap(), &expected)
             .await
             .is_err()
     );
@@ -162,8 +170,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#)
     );
     assert!(
-        cache
-            .verify(&none, &expected)
+        verify(&cache, &none, &expected)
             .await
             .unwrap_err()
             .contains("none")
@@ -176,8 +183,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(ring::hmac::sign(&hmac_key, input.as_bytes()).as_ref())
     );
     assert!(
-        cache
-            .verify(&forged, &expected)
+        verify(&cache, &forged, &expected)
             .await
             .unwrap_err()
             .contains("HS256")
@@ -189,8 +195,7 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
         ..expected
     };
     assert!(
-        cache
-            .verify(&key.token(&good_claims()), &strict)
+        verify(&cache, &key.token(&good_claims()), &strict)
             .await
             .unwrap_err()
             .contains("not allowed")
@@ -199,9 +204,12 @@ async fn forged_and_mismatched_id_tokens_are_refused() {
     // Unknown kids re-fetch the JWKS, but not more than once per interval.
     let fetches = hits.load(std::sync::atomic::Ordering::SeqCst);
     for _ in 0..20 {
-        let _ = cache
-            .verify(&Key::new("k-flood").token(&good_claims()), &expected)
-            .await;
+        let _ = verify(
+            &cache,
+            &Key::new("k-flood").token(&good_claims()),
+            &expected,
+        )
+        .await;
     }
     assert!(
         hits.load(std::sync::atomic::Ordering::SeqCst) - fetches <= 1,
@@ -214,7 +222,13 @@ async fn a_key_the_idp_adds_later_is_found_by_refetching() {
     let old = Key::new("old");
     let new = Key::new("new");
     let (uri, hits, keys) = changeable_jwks_server(vec![old.jwk()]).await;
-    let cache = JwksCache::new(uri, common::client(), std::time::Duration::from_secs(5));
+    let clock = Arc::new(ManualClock::starting_now());
+    let cache = JwksCache::new(
+        uri,
+        common::client(),
+        std::time::Duration::from_secs(5),
+        clock.clone(),
+    );
     let algorithms = ["ES256".to_owned()];
     let expected = Expectations {
         issuer: "https://idp.example.com",
@@ -223,26 +237,22 @@ async fn a_key_the_idp_adds_later_is_found_by_refetching() {
         algorithms: &algorithms,
         now_secs: now(),
     };
-    cache
-        .verify(&old.token(&good_claims()), &expected)
+    verify(&cache, &old.token(&good_claims()), &expected)
         .await
         .unwrap();
-    cache
-        .verify(&old.token(&good_claims()), &expected)
+    verify(&cache, &old.token(&good_claims()), &expected)
         .await
         .unwrap();
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "cached");
     // The IdP rotates: the new kid is unknown to the cache, which refetches (once the
     // minimum interval since the last fetch has passed).
     keys.lock().unwrap().push(new.jwk());
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-    cache
-        .verify(&new.token(&good_claims()), &expected)
+    clock.advance_seconds(1);
+    verify(&cache, &new.token(&good_claims()), &expected)
         .await
         .expect("the new key is fetched");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
-    cache
-        .verify(&old.token(&good_claims()), &expected)
+    verify(&cache, &old.token(&good_claims()), &expected)
         .await
         .expect("the old key still verifies");
 }

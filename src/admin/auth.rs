@@ -10,7 +10,10 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::AdminSettings;
-use crate::oauth::id_token::{JwksCache, LEEWAY_SECS};
+use crate::clock::SharedClock;
+use crate::jose;
+use crate::oauth::id_token::LEEWAY_SECS;
+use crate::oauth::jwks::JwksCache;
 
 const PLUGIN_TOKEN_TYP: &str = "vnd.backstage.plugin";
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,14 +47,19 @@ impl AdminAuth {
         !self.tokens.is_empty() || !self.plugins.is_empty()
     }
 
-    pub fn new(settings: &AdminSettings, http: &reqwest::Client) -> Self {
+    pub fn new(settings: &AdminSettings, http: &reqwest::Client, clock: &SharedClock) -> Self {
         Self {
             tokens: settings.tokens.clone(),
             plugins: settings
                 .plugins
                 .iter()
                 .map(|plugin| {
-                    let jwks = JwksCache::new(plugin.jwks_url.clone(), http.clone(), JWKS_TIMEOUT);
+                    let jwks = JwksCache::new(
+                        plugin.jwks_url.clone(),
+                        http.clone(),
+                        JWKS_TIMEOUT,
+                        clock.clone(),
+                    );
                     (plugin.id.clone(), jwks)
                 })
                 .collect(),
@@ -87,8 +95,8 @@ impl AdminAuth {
     }
 
     async fn plugin_caller(&self, token: &str, now_secs: i64) -> Result<Caller, String> {
-        let claims = crate::tokens::unverified_payload(token)
-            .ok_or("The service token's payload is not JSON")?;
+        let claims =
+            jose::unverified_claims(token).ok_or("The service token's payload is not JSON")?;
         let subject = claims
             .get("sub")
             .and_then(Value::as_str)
@@ -107,12 +115,16 @@ impl AdminAuth {
         if claims.get("aud").and_then(Value::as_str) != Some("auth") {
             return Err("The service token is not meant for the auth plugin".into());
         }
-        let time = |name: &str| claims.get(name).and_then(Value::as_i64);
-        match (time("iat"), time("exp")) {
-            (Some(iat), Some(exp)) if iat <= now_secs + LEEWAY_SECS && now_secs < exp => {
-                Ok(Caller::Plugin(plugin.clone()))
-            }
-            _ => Err("The service token has expired or is not valid yet".into()),
+        let times = jose::Times {
+            now: now_secs,
+            exp_leeway: 0,
+            leeway: LEEWAY_SECS,
+            require_exp: true,
+            require_iat: true,
+        };
+        match times.check(&claims) {
+            Ok(_) => Ok(Caller::Plugin(plugin.clone())),
+            Err(_) => Err("The service token has expired or is not valid yet".into()),
         }
     }
 }

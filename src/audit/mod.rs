@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use serde::Serialize;
+
+use crate::clock::SharedClock;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -35,6 +37,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
+    /// When it happened (on the injected clock), set when recorded; written as `time`.
+    #[serde(skip)]
+    pub at_millis: i64,
     /// `sign_in`, `refresh`, `logout`, `session_revoked`, `key_published`, `config_reload`,
     /// `token_exchange`.
     pub event: &'static str,
@@ -138,6 +143,7 @@ struct Line<'a> {
 pub struct Audit {
     // Boxed: the channel preallocates its slots, and a pointer per slot keeps that small.
     sender: Option<Arc<mpsc::SyncSender<Box<AuditEvent>>>>,
+    clock: SharedClock,
 }
 
 /// Events waiting for the writer; beyond this, recording blocks rather than losing events.
@@ -147,7 +153,7 @@ const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Audit {
     /// Starts the writer for `sink`. A file that cannot be opened is a start-up error.
-    pub fn start(sink: &AuditSink) -> std::io::Result<Self> {
+    pub fn start(sink: &AuditSink, clock: SharedClock) -> std::io::Result<Self> {
         let mut writer: Box<dyn Write + Send> = match sink {
             AuditSink::Off => return Ok(Self::off()),
             AuditSink::Stdout => Box::new(std::io::stdout()),
@@ -185,25 +191,32 @@ impl Audit {
             })?;
         Ok(Self {
             sender: Some(Arc::new(sender)),
+            clock,
         })
     }
 
     pub fn off() -> Self {
-        Self { sender: None }
+        Self {
+            sender: None,
+            clock: Arc::new(crate::clock::SystemClock),
+        }
     }
 
-    pub fn record(&self, event: AuditEvent) {
-        if let Some(sender) = &self.sender
-            && sender.send(Box::new(event)).is_err()
-        {
+    pub fn record(&self, mut event: AuditEvent) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        event.at_millis = self.clock.now_millis();
+        if sender.send(Box::new(event)).is_err() {
             tracing::error!("the audit writer has stopped; an audit event was lost");
         }
     }
 }
 
 fn append(buffer: &mut Vec<u8>, event: &AuditEvent) {
-    let time = OffsetDateTime::now_utc()
-        .format(&Rfc3339)
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.at_millis) * 1_000_000)
+        .ok()
+        .and_then(|time| time.format(&Rfc3339).ok())
         .unwrap_or_default();
     let line = Line {
         time,
@@ -242,7 +255,8 @@ mod tests {
     fn a_file_sink_receives_every_event() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let audit = Audit::start(&AuditSink::File(path.clone())).unwrap();
+        let clock = Arc::new(crate::clock::ManualClock::new(1_795_000_000_000));
+        let audit = Audit::start(&AuditSink::File(path.clone()), clock).unwrap();
         for _ in 0..100 {
             audit.record(AuditEvent::new("refresh").success().user("user:default/a"));
         }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use crate::clock::{SharedClock, UnixMillis};
+
 pub use credentials::{CatalogAuthSettings, CatalogCredentials};
 pub use entity::Entity;
 
@@ -95,15 +97,24 @@ enum Lookup {
 
 /// After a failure, lookups fail fast for this long: a struggling catalog is not hammered,
 /// and sign-ins that can fall back (guest) do so at once.
-const FAIL_FAST_FOR: Duration = Duration::from_secs(2);
+const FAIL_FAST_FOR_MS: i64 = 2_000;
+
+/// A lookup and when it was made (on the injected clock, which decides its freshness; the
+/// cache's own expiry only bounds memory).
+#[derive(Clone)]
+struct Cached {
+    lookup: Lookup,
+    at: UnixMillis,
+}
 
 pub struct CatalogClient {
     http: reqwest::Client,
     settings: CatalogSettings,
     credentials: CatalogCredentials,
-    cache: Option<moka::future::Cache<UserQuery, Lookup>>,
+    cache: Option<moka::future::Cache<UserQuery, Cached>>,
+    clock: SharedClock,
     /// When the last failure happened, and why.
-    last_failure: arc_swap::ArcSwapOption<(std::time::Instant, String)>,
+    last_failure: arc_swap::ArcSwapOption<(UnixMillis, String)>,
     requests_sent: std::sync::atomic::AtomicU64,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
@@ -113,11 +124,12 @@ impl CatalogClient {
         settings: CatalogSettings,
         credentials: CatalogCredentials,
         http: reqwest::Client,
+        clock: SharedClock,
     ) -> Self {
         let cache = (!settings.cache_ttl.is_zero()).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(settings.cache_capacity)
-                .time_to_live(settings.cache_ttl)
+                .time_to_live(settings.cache_ttl.saturating_mul(2))
                 .build()
         });
         Self {
@@ -125,6 +137,7 @@ impl CatalogClient {
             settings,
             credentials,
             cache,
+            clock,
             last_failure: arc_swap::ArcSwapOption::empty(),
             requests_sent: std::sync::atomic::AtomicU64::new(0),
             metrics: None,
@@ -148,15 +161,16 @@ impl CatalogClient {
     }
 
     pub async fn find_user(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
+        let now = self.clock.now_millis();
         if let Some(failure) = self.last_failure.load().as_deref()
-            && failure.0.elapsed() < FAIL_FAST_FOR
+            && now.saturating_sub(failure.0) < FAIL_FAST_FOR_MS
         {
             return Err(CatalogError::Unavailable(failure.1.clone()));
         }
         let result = self.cached_lookup(query).await;
         if let Err(CatalogError::Unavailable(reason)) = &result {
             self.last_failure
-                .store(Some(Arc::new((std::time::Instant::now(), reason.clone()))));
+                .store(Some(Arc::new((now, reason.clone()))));
         }
         result
     }
@@ -164,18 +178,21 @@ impl CatalogClient {
     async fn cached_lookup(&self, query: &UserQuery) -> Result<Arc<Entity>, CatalogError> {
         let lookup = match &self.cache {
             Some(cache) => {
-                let fetched = std::sync::atomic::AtomicBool::new(false);
-                let lookup = cache
-                    .try_get_with_by_ref(query, async {
-                        fetched.store(true, std::sync::atomic::Ordering::Relaxed);
-                        self.fetch(query).await
-                    })
-                    .await
-                    .map_err(|error: Arc<CatalogError>| (*error).clone());
+                let (cached, fetched) = self.coalesced(cache, query).await?;
+                let ttl_ms = i64::try_from(self.settings.cache_ttl.as_millis()).unwrap_or(i64::MAX);
+                let (lookup, fetched) =
+                    if self.clock.now_millis().saturating_sub(cached.at) >= ttl_ms {
+                        // Stale by the clock: look again (concurrent lookups still share one).
+                        cache.invalidate(query).await;
+                        let (fresh, _) = self.coalesced(cache, query).await?;
+                        (fresh.lookup, true)
+                    } else {
+                        (cached.lookup, fetched)
+                    };
                 if let Some(metrics) = &self.metrics {
-                    metrics.catalog_cache(!fetched.load(std::sync::atomic::Ordering::Relaxed));
+                    metrics.catalog_cache(!fetched);
                 }
-                lookup?
+                lookup
             }
             None => self.fetch(query).await?,
         };
@@ -184,6 +201,25 @@ impl CatalogClient {
             Lookup::NotFound => Err(CatalogError::NotFound),
             Lookup::Conflict => Err(CatalogError::Conflict),
         }
+    }
+
+    /// The cached lookup of `query`, or one fetch shared by every concurrent caller; and
+    /// whether this call fetched.
+    async fn coalesced(
+        &self,
+        cache: &moka::future::Cache<UserQuery, Cached>,
+        query: &UserQuery,
+    ) -> Result<(Cached, bool), CatalogError> {
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let cached = cache
+            .try_get_with_by_ref(query, async {
+                fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+                let at = self.clock.now_millis();
+                self.fetch(query).await.map(|lookup| Cached { lookup, at })
+            })
+            .await
+            .map_err(|error: Arc<CatalogError>| (*error).clone())?;
+        Ok((cached, fetched.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     async fn fetch(&self, query: &UserQuery) -> Result<Lookup, CatalogError> {

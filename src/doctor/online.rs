@@ -217,7 +217,12 @@ async fn client_probe(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
         ),
     ];
-    let idp = IdpClient::discovered(http.clone(), TIMEOUT, String::new());
+    let idp = IdpClient::discovered(
+        http.clone(),
+        TIMEOUT,
+        std::sync::Arc::new(SystemClock),
+        String::new(),
+    );
     let result = idp
         .token(
             endpoint,

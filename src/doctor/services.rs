@@ -72,8 +72,8 @@ pub(super) async fn catalog(
             )];
         }
     };
-    let credentials = CatalogCredentials::new(settings.catalog.auth.clone(), keys, clock);
-    let client = CatalogClient::new(settings.catalog.clone(), credentials, http.clone());
+    let credentials = CatalogCredentials::new(settings.catalog.auth.clone(), keys, clock.clone());
+    let client = CatalogClient::new(settings.catalog.clone(), credentials, http.clone(), clock);
     let probe = UserQuery::ByRef {
         kind: "user".into(),
         namespace: "default".into(),

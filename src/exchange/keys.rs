@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::KeySource;
 use super::error::ExchangeError;
 use crate::clock::SharedClock;
-use crate::oauth::id_token::{JwksCache, JwsError};
+use crate::oauth::jwks::{JwksCache, JwsError};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// After a failed discovery, requests fail at once for this long instead of each waiting.
@@ -44,9 +44,12 @@ impl IssuerKeys {
         clock: SharedClock,
     ) -> Self {
         let source = match source {
-            KeySource::Jwks(url) => {
-                Source::Fixed(JwksCache::new(url.clone(), http.clone(), TIMEOUT))
-            }
+            KeySource::Jwks(url) => Source::Fixed(JwksCache::new(
+                url.clone(),
+                http.clone(),
+                TIMEOUT,
+                clock.clone(),
+            )),
             KeySource::Discovery(url) => Source::Discovered(Discovery {
                 url: url.clone(),
                 http: http.clone(),
@@ -110,7 +113,12 @@ impl Discovery {
         }
         let error = match self.discover(issuer).await {
             Ok(jwks_uri) => {
-                let jwks = Arc::new(JwksCache::new(jwks_uri, self.http.clone(), TIMEOUT));
+                let jwks = Arc::new(JwksCache::new(
+                    jwks_uri,
+                    self.http.clone(),
+                    TIMEOUT,
+                    self.clock.clone(),
+                ));
                 self.jwks.store(Some(jwks.clone()));
                 return Ok(jwks);
             }

@@ -2,8 +2,6 @@
 //! algorithm by a key of its JWKS, for an accepted audience, current, not older than the
 //! issuer's `maxTokenAge`, issued to an allow-listed client.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::Progress;
@@ -11,6 +9,7 @@ use super::error::{ExchangeError, quoted};
 use super::keys::IssuerKeys;
 use super::request::SubjectTokenType;
 use crate::exchange::ExchangeIssuerSettings;
+use crate::jose::{self, TimeError};
 use crate::oauth::id_token::LEEWAY_SECS;
 
 /// Claims naming the client a token was issued to, in order: RFC 9068 and Auth0
@@ -52,10 +51,7 @@ fn claimed_issuer<'a>(
             "the subject token is not a JWT (expected header.payload.signature)",
         ));
     }
-    let header: Map<String, Value> = URL_SAFE_NO_PAD
-        .decode(parts[0])
-        .ok()
-        .and_then(|json| serde_json::from_slice(&json).ok())
+    let header: Map<String, Value> = jose::decode_segment(parts[0])
         .ok_or_else(|| invalid("the subject token's header is not base64url JSON"))?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
     let typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
@@ -65,7 +61,7 @@ fn claimed_issuer<'a>(
             quoted(alg)
         )));
     }
-    let claims = crate::tokens::unverified_payload(token)
+    let claims = jose::unverified_claims(token)
         .ok_or_else(|| invalid("the subject token's payload is not base64url JSON"))?;
     let iss = claims
         .get("iss")
@@ -119,10 +115,6 @@ pub async fn verify(
     })
 }
 
-fn number(claims: &Map<String, Value>, name: &str) -> Option<i64> {
-    claims.get(name).and_then(Value::as_f64).map(|n| n as i64)
-}
-
 /// `exp` (no leeway: the issued token ends with it), `nbf` and `iat` (with the usual
 /// leeway), and the age limit. Returns `exp`.
 fn check_times(
@@ -130,31 +122,32 @@ fn check_times(
     settings: &ExchangeIssuerSettings,
     now: i64,
 ) -> Result<i64, ExchangeError> {
-    let exp = number(claims, "exp").ok_or_else(|| invalid("the subject token has no exp claim"))?;
-    if exp <= now {
-        return Err(invalid(format!(
+    let times = jose::Times {
+        now,
+        exp_leeway: 0,
+        leeway: LEEWAY_SECS,
+        require_exp: true,
+        require_iat: true,
+    };
+    let exp = times.check(claims).map_err(|error| match error {
+        TimeError::MissingExp => invalid("the subject token has no exp claim"),
+        TimeError::MissingIat => {
+            invalid("the subject token has no iat claim, so its age cannot be checked")
+        }
+        TimeError::Expired { exp } => invalid(format!(
             "the subject token has expired ({} s ago)",
             now - exp
-        )));
-    }
-    if let Some(nbf) = number(claims, "nbf")
-        && nbf - LEEWAY_SECS > now
-    {
-        return Err(invalid(format!(
+        )),
+        TimeError::NotYetValid { nbf } => invalid(format!(
             "the subject token is not valid yet (nbf is {} s from now)",
             nbf - now
-        )));
-    }
-    let iat = number(claims, "iat").ok_or_else(|| {
-        invalid("the subject token has no iat claim, so its age cannot be checked")
-    })?;
-    if iat - LEEWAY_SECS > now {
-        return Err(invalid(format!(
+        )),
+        TimeError::IssuedInTheFuture { iat } => invalid(format!(
             "the subject token is issued in the future (iat is {} s from now)",
             iat - now
-        )));
-    }
-    let age = now - iat;
+        )),
+    })?;
+    let age = now - jose::seconds(claims, "iat").unwrap_or(now);
     if age > settings.max_token_age_secs {
         return Err(invalid(format!(
             "the subject token was issued {age} s ago; this issuer's tokens are exchanged only within {} s of issue, get a fresh one",
@@ -164,19 +157,11 @@ fn check_times(
     Ok(exp)
 }
 
-fn audiences(claims: &Map<String, Value>) -> Vec<&str> {
-    match claims.get("aud") {
-        Some(Value::String(aud)) => vec![aud.as_str()],
-        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn check_audience(
     claims: &Map<String, Value>,
     settings: &ExchangeIssuerSettings,
 ) -> Result<(), ExchangeError> {
-    let audiences = audiences(claims);
+    let audiences = jose::audiences(claims);
     if audiences
         .iter()
         .any(|aud| settings.audiences.iter().any(|accepted| accepted == aud))
@@ -245,7 +230,7 @@ pub fn client_id(
             .filter(|value| !value.is_empty())
     };
     Ok(match token_type {
-        SubjectTokenType::IdToken => match audiences(claims).as_slice() {
+        SubjectTokenType::IdToken => match jose::audiences(claims).as_slice() {
             [single] => Some((*single).to_owned()),
             _ => None,
         },
@@ -360,7 +345,7 @@ mod tests {
 
     #[test]
     fn unsigned_and_untrusted_tokens_are_refused_before_any_fetch() {
-        let encode = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let encode = |v: Value| jose::b64(v.to_string());
         let token = |alg: &str, iss: &str| {
             format!(
                 "{}.{}.sig",

@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
 use super::KeyError;
 use crate::clock::{SharedClock, UnixMillis};
+use crate::jose::{self, PublicKey};
 use crate::store::{KeySet, Store, StoredKey};
 
 /// How long a snapshot is served before it is re-read.
@@ -77,35 +75,27 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// An ES256 public key that verifies JWS signatures.
 pub struct VerifyingKey {
-    key: UnparsedPublicKey<Vec<u8>>,
+    key: PublicKey,
 }
 
 impl VerifyingKey {
     /// Only EC P-256 keys for ES256 are usable; anything else is published but not trusted.
     pub fn from_jwk(jwk: &serde_json::Value) -> Option<Self> {
-        let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
-        if field("kty") != Some("EC") || field("crv") != Some("P-256") {
+        if jwk
+            .get("alg")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|alg| alg != "ES256")
+        {
             return None;
         }
-        if field("alg").is_some_and(|alg| alg != "ES256") {
-            return None;
+        match PublicKey::from_jwk(jwk)? {
+            key @ PublicKey::Ec { curve: "P-256", .. } => Some(Self { key }),
+            _ => None,
         }
-        let x = URL_SAFE_NO_PAD.decode(field("x")?).ok()?;
-        let y = URL_SAFE_NO_PAD.decode(field("y")?).ok()?;
-        if x.len() != 32 || y.len() != 32 {
-            return None;
-        }
-        let mut point = Vec::with_capacity(65);
-        point.push(0x04);
-        point.extend_from_slice(&x);
-        point.extend_from_slice(&y);
-        Some(Self {
-            key: UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point),
-        })
     }
 
     pub fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
-        self.key.verify(signing_input, signature).is_ok()
+        jose::verify("ES256", &self.key, signing_input, signature)
     }
 }
 

@@ -1,13 +1,10 @@
 //! One ES256 (P-256) signing key. The private half never leaves this process.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde::Serialize;
 
 use super::KeyError;
 use crate::clock::UnixMillis;
+use crate::jose::{self, Es256KeyPair};
 use crate::store::StoredKey;
 
 /// Token types whose protected header this key pre-renders (it depends only on the kid).
@@ -17,8 +14,7 @@ pub const LIMITED_USER_TYP: &str = "vnd.backstage.limited-user";
 pub struct SigningKey {
     pub kid: String,
     pub created_at: UnixMillis,
-    pair: EcdsaKeyPair,
-    rng: SystemRandom,
+    pair: Es256KeyPair,
     /// base64url of `{"typ":"vnd.backstage.user","alg":"ES256","kid":"<kid>"}`.
     pub user_header_b64: String,
     /// base64url of the limited-user header, exactly as §8.2 fixes it.
@@ -48,12 +44,8 @@ struct Header<'a> {
 
 impl SigningKey {
     pub fn generate(kid: String, created_at: UnixMillis) -> Result<Self, KeyError> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Generate)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .map_err(|_| KeyError::Generate)?;
-        Self::new(kid, created_at, pair, rng, None)
+        let pair = Es256KeyPair::generate().ok_or(KeyError::Generate)?;
+        Self::new(kid, created_at, pair, None)
     }
 
     /// A static key from PKCS#8 (private) and SPKI (public) PEM text, checked to be one pair.
@@ -67,55 +59,47 @@ impl SigningKey {
             path: config_path.to_owned(),
             reason,
         };
-        let rng = SystemRandom::new();
-        let private_der = pem_body(private_pem, "PRIVATE KEY")
+        let private_der = jose::pem_body(private_pem, "PRIVATE KEY")
             .map_err(|r| invalid(format!("privateKeyFile: {r}")))?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &private_der, &rng)
-            .map_err(|e| {
+        let pair = Es256KeyPair::from_pkcs8(&private_der).map_err(|e| {
             invalid(format!(
                 "privateKeyFile is not a PKCS#8 P-256 (ES256) private key ({e})"
             ))
         })?;
-        let public_der = pem_body(public_pem, "PUBLIC KEY")
+        let public_der = jose::pem_body(public_pem, "PUBLIC KEY")
             .map_err(|r| invalid(format!("publicKeyFile: {r}")))?;
-        if !public_der.ends_with(pair.public_key().as_ref()) {
+        if !public_der.ends_with(pair.public_point()) {
             return Err(invalid(
                 "publicKeyFile does not hold the public half of privateKeyFile".to_owned(),
             ));
         }
-        Self::new(kid, 0, pair, rng, Some("sig"))
+        Self::new(kid, 0, pair, Some("sig"))
     }
 
     fn new(
         kid: String,
         created_at: UnixMillis,
-        pair: EcdsaKeyPair,
-        rng: SystemRandom,
+        pair: Es256KeyPair,
         use_: Option<&'static str>,
     ) -> Result<Self, KeyError> {
-        let point = pair.public_key().as_ref();
-        // An uncompressed P-256 point: 0x04 || x (32 bytes) || y (32 bytes).
-        if point.len() != 65 {
-            return Err(KeyError::Generate);
-        }
+        let (x, y) = pair.public_xy().ok_or(KeyError::Generate)?;
         let jwk = PublicJwk {
             kty: "EC",
-            x: URL_SAFE_NO_PAD.encode(&point[1..33]),
-            y: URL_SAFE_NO_PAD.encode(&point[33..]),
+            x,
+            y,
             crv: "P-256",
             kid: &kid,
             alg: "ES256",
             use_,
         };
         let public_jwk_json = serde_json::to_string(&jwk).map_err(|_| KeyError::Generate)?;
-        let header_b64 = |typ| -> Result<String, KeyError> {
-            let json = serde_json::to_vec(&Header {
+        let header_b64 = |typ| {
+            jose::encode_segment(&Header {
                 typ,
                 alg: "ES256",
                 kid: &kid,
             })
-            .map_err(|_| KeyError::Generate)?;
-            Ok(URL_SAFE_NO_PAD.encode(json))
+            .ok_or(KeyError::Generate)
         };
         Ok(Self {
             user_header_b64: header_b64(USER_TYP)?,
@@ -124,35 +108,24 @@ impl SigningKey {
             kid,
             created_at,
             pair,
-            rng,
         })
     }
 
     /// The JWS signature (raw `r || s`, base64url) of `signing_input`.
     pub fn sign_b64(&self, signing_input: &[u8]) -> Result<String, KeyError> {
-        let signature = self
-            .pair
-            .sign(&self.rng, signing_input)
-            .map_err(|_| KeyError::Sign)?;
-        Ok(URL_SAFE_NO_PAD.encode(signature.as_ref()))
+        self.pair.sign_b64(signing_input).ok_or(KeyError::Sign)
     }
 
     /// A compact JWS of `claims` with the protected header `{typ, alg, kid}`.
     pub fn compact_jws<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
-        let header = serde_json::to_vec(&Header {
+        let header = jose::encode_segment(&Header {
             typ,
             alg: "ES256",
             kid: &self.kid,
         })
-        .map_err(|_| KeyError::Sign)?;
-        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
-        let mut jws = URL_SAFE_NO_PAD.encode(header);
-        jws.push('.');
-        jws.push_str(&URL_SAFE_NO_PAD.encode(claims));
-        let signature = self.sign_b64(jws.as_bytes())?;
-        jws.push('.');
-        jws.push_str(&signature);
-        Ok(jws)
+        .ok_or(KeyError::Sign)?;
+        let claims = jose::encode_segment(claims).ok_or(KeyError::Sign)?;
+        jose::assemble(&header, &claims, |input| self.pair.sign_b64(input)).ok_or(KeyError::Sign)
     }
 
     pub fn stored(&self) -> StoredKey {
@@ -162,23 +135,4 @@ impl SigningKey {
             created_at: self.created_at,
         }
     }
-}
-
-fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, String> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .ok_or_else(|| format!("no \"{begin}\" block found"))?
-        + begin.len();
-    let stop = pem[start..]
-        .find(&end)
-        .ok_or_else(|| format!("no \"{end}\" line found"))?;
-    let body: String = pem[start..start + stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    STANDARD
-        .decode(body)
-        .map_err(|error| format!("the PEM body is not base64: {error}"))
 }

@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::id_token::JwksCache;
+use super::jwks::JwksCache;
+use crate::clock::SharedClock;
 
 /// The IdP's endpoints, from discovery or configured directly.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,6 +70,7 @@ pub struct TokenResponse {
 pub struct IdpClient {
     pub http: reqwest::Client,
     pub timeout: Duration,
+    clock: SharedClock,
     metadata_url: Option<String>,
     metadata: ArcSwapOption<(Metadata, std::sync::Arc<JwksCache>)>,
     discovery_lock: tokio::sync::Mutex<()>,
@@ -76,10 +78,16 @@ pub struct IdpClient {
 }
 
 impl IdpClient {
-    pub fn discovered(http: reqwest::Client, timeout: Duration, metadata_url: String) -> Self {
+    pub fn discovered(
+        http: reqwest::Client,
+        timeout: Duration,
+        clock: SharedClock,
+        metadata_url: String,
+    ) -> Self {
         Self {
             http,
             timeout,
+            clock,
             metadata_url: Some(metadata_url),
             metadata: ArcSwapOption::empty(),
             discovery_lock: tokio::sync::Mutex::new(()),
@@ -87,16 +95,23 @@ impl IdpClient {
         }
     }
 
-    pub fn fixed(http: reqwest::Client, timeout: Duration, metadata: Metadata) -> Self {
+    pub fn fixed(
+        http: reqwest::Client,
+        timeout: Duration,
+        clock: SharedClock,
+        metadata: Metadata,
+    ) -> Self {
         let jwks = std::sync::Arc::new(JwksCache::new(
             metadata.jwks_uri.clone().unwrap_or_default(),
             http.clone(),
             timeout,
+            clock.clone(),
         ));
         let fixed = ArcSwapOption::from_pointee((metadata, jwks));
         Self {
             http,
             timeout,
+            clock,
             metadata_url: None,
             metadata: fixed,
             discovery_lock: tokio::sync::Mutex::new(()),
@@ -161,6 +176,7 @@ impl IdpClient {
             metadata.jwks_uri.clone().unwrap_or_default(),
             self.http.clone(),
             self.timeout,
+            self.clock.clone(),
         ));
         let loaded = std::sync::Arc::new((metadata, jwks));
         self.metadata.store(Some(loaded.clone()));

@@ -4,5 +4,6 @@
 
 pub mod id_token;
 pub mod idp;
+pub mod jwks;
 pub mod scopes;
 pub mod sealed;

@@ -1,12 +1,10 @@
 //! The guest provider (§3.5, §10.6): a proxy provider with no flow; `/refresh` signs in.
 
-use serde::Serialize;
-
 use crate::catalog::{CatalogClient, UserQuery};
 use crate::clock::SharedClock;
 use crate::entity_ref::EntityRef;
 use crate::error::Error;
-use crate::identity::{BackstageIdentityResponse, Profile};
+use crate::identity::{BackstageIdentityResponse, Profile, SignInResult};
 use crate::resolvers::sign_in_with_catalog_user;
 use crate::section::Section;
 use crate::tokens::TokenIssuer;
@@ -60,19 +58,6 @@ fn check_ref(reader: &mut Section<'_>, key: &str, value: &str) {
 
 const OUTSIDE_DEVELOPMENT: &str = "The guest provider cannot be used outside of a development environment unless 'auth.providers.guest.dangerouslyAllowOutsideDevelopment' is enabled";
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GuestSession {
-    profile: Profile,
-    backstage_identity: BackstageIdentityResponse,
-}
-
-impl GuestSession {
-    pub fn user_entity_ref(&self) -> &str {
-        &self.backstage_identity.identity.user_entity_ref
-    }
-}
-
 impl GuestProvider {
     fn query(&self) -> Option<UserQuery> {
         let parsed = EntityRef::parse_with_kind(&self.settings.user_entity_ref).ok()?;
@@ -103,7 +88,7 @@ impl GuestProvider {
         &self,
         issuer: &TokenIssuer,
         catalog: &CatalogClient,
-    ) -> Result<GuestSession, Error> {
+    ) -> Result<SignInResult, Error> {
         if !self.development && !self.settings.allow_outside_development {
             return Err(Error::not_allowed(OUTSIDE_DEVELOPMENT));
         }
@@ -128,9 +113,13 @@ impl GuestProvider {
                     .await?
             }
         };
-        Ok(GuestSession {
+        Ok(SignInResult {
             profile: Profile::default(),
-            backstage_identity: BackstageIdentityResponse::new(issued, self.clock.now_millis()),
+            provider_info: None,
+            backstage_identity: Some(BackstageIdentityResponse::new(
+                issued,
+                self.clock.now_millis(),
+            )),
         })
     }
 }

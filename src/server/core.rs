@@ -42,8 +42,8 @@ impl Core {
     pub async fn start(settings: &Settings, deps: Dependencies) -> Result<Self, StartError> {
         let clock = deps.clock;
         let store = Store::connect(&settings.database).await?;
-        let audit =
-            Audit::start(&settings.audit).map_err(|error| StartError::Audit(error.to_string()))?;
+        let audit = Audit::start(&settings.audit, clock.clone())
+            .map_err(|error| StartError::Audit(error.to_string()))?;
         let metrics = Arc::new(Metrics::new());
         let rotation = Rotation {
             every_ms: settings.keys.rotation_ms,
@@ -144,8 +144,13 @@ impl Core {
             clock.clone(),
         );
         let catalog = Arc::new(
-            CatalogClient::new(settings.catalog.clone(), credentials, http.clone())
-                .with_metrics(metrics.clone()),
+            CatalogClient::new(
+                settings.catalog.clone(),
+                credentials,
+                http.clone(),
+                clock.clone(),
+            )
+            .with_metrics(metrics.clone()),
         );
         let sessions = match &settings.sessions {
             Some(sessions) => Some(
@@ -196,7 +201,7 @@ fn features(
             clock.clone(),
         ));
     }
-    let admin = AdminAuth::new(&settings.admin, http);
+    let admin = AdminAuth::new(&settings.admin, http, clock);
     if admin.is_enabled() {
         features.insert(admin);
     }
@@ -219,7 +224,7 @@ fn providers(
     let oauth = by_provider
         .into_iter()
         .map(|(id, environments)| {
-            let provider = OAuthProvider::new(&id, environments, http, metrics);
+            let provider = OAuthProvider::new(&id, environments, http, metrics, clock);
             (id, provider)
         })
         .collect();

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::clock::SharedClock;
 use crate::entity_ref::EntityRef;
+use crate::jose;
 use crate::keys::{KeyError, KeyManager};
 use crate::store::StoreError;
 use crate::user_info::UserInfoWriter;
@@ -116,13 +115,10 @@ impl TokenIssuer {
             exp,
             uip: &uip,
         })?;
-        let mut token = String::with_capacity(key.user_header_b64.len() + payload.len() + 90);
-        token.push_str(&key.user_header_b64);
-        token.push('.');
-        token.push_str(&payload);
-        let signature = key.sign_b64(token.as_bytes())?;
-        token.push('.');
-        token.push_str(&signature);
+        let token = jose::assemble(&key.user_header_b64, &payload, |input| {
+            key.sign_b64(input).ok()
+        })
+        .ok_or(KeyError::Sign)?;
 
         if token.len() > MAX_TOKEN_LENGTH {
             return Err(TokenError::TooLarge {
@@ -141,6 +137,5 @@ impl TokenIssuer {
 }
 
 fn encode_json<T: Serialize>(value: &T) -> Result<String, KeyError> {
-    let json = serde_json::to_vec(value).map_err(|_| KeyError::Sign)?;
-    Ok(URL_SAFE_NO_PAD.encode(json))
+    jose::encode_segment(value).ok_or(KeyError::Sign)
 }

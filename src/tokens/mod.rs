@@ -15,12 +15,3 @@ pub struct TokenSettings {
     pub lifetime_secs: i64,
     pub omit_ownership_claim: bool,
 }
-
-/// A JWT's claims, read without verifying anything: only to pick how to verify it, or for
-/// tokens whose signature was checked another way.
-pub fn unverified_payload(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
-    serde_json::from_slice(&payload).ok()
-}

@@ -1,10 +1,10 @@
 //! Verification of Backstage user tokens as every backend does it (§13.1): used by
 //! `/v1/userinfo`, which accepts limited-user tokens too.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use crate::jose;
 use crate::keys::{KeyError, LIMITED_USER_TYP, PublicKeys, USER_TYP};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +29,6 @@ struct Header {
     kid: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Claims {
-    sub: Option<String>,
-    iat: Option<f64>,
-    exp: Option<f64>,
-    nbf: Option<f64>,
-    aud: Option<serde_json::Value>,
-}
-
 enum Kind {
     User,
     Limited,
@@ -52,19 +43,14 @@ pub async fn verify_user_token(
     token: &str,
     allow_limited: bool,
 ) -> Result<String, VerifyError> {
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Illegal);
-    };
-    let header: Header = decode_json(header_b64).ok_or(VerifyError::Illegal)?;
-    let claims: Claims = decode_json(payload_b64).ok_or(VerifyError::Illegal)?;
+    let jws = jose::Compact::parse(token).ok_or(VerifyError::Illegal)?;
+    let header: Header = jws.header().ok_or(VerifyError::Illegal)?;
+    let claims: Map<String, Value> = jws.claims().ok_or(VerifyError::Illegal)?;
     let kind = match header.typ.as_deref() {
         Some(USER_TYP) => Kind::User,
         Some(LIMITED_USER_TYP) if allow_limited => Kind::Limited,
         Some(LIMITED_USER_TYP) => return Err(VerifyError::LimitedNotAllowed),
-        _ if audience_is_backstage(claims.aud.as_ref()) => Kind::Legacy,
+        _ if jose::audiences(&claims).contains(&"backstage") => Kind::Legacy,
         _ => return Err(VerifyError::Illegal),
     };
 
@@ -73,36 +59,29 @@ pub async fn verify_user_token(
     }
     let kid = header.kid.as_deref().ok_or(VerifyError::Failed)?;
     let key = keys.verifying_key(kid).await?.ok_or(VerifyError::Failed)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| VerifyError::Failed)?;
-    let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-    if !key.verify(&token.as_bytes()[..signing_input_len], &signature) {
+    let signature = jws.signature_bytes().ok_or(VerifyError::Failed)?;
+    if !key.verify(jws.signing_input.as_bytes(), &signature) {
         return Err(VerifyError::Failed);
     }
 
-    // jose: `exp` must be in the future (no tolerance), `nbf` not in the future.
-    let now = now_secs as f64;
-    if claims.exp.is_some_and(|exp| exp <= now) || claims.nbf.is_some_and(|nbf| nbf > now) {
-        return Err(VerifyError::Failed);
+    // jose: `exp` must be in the future (no tolerance), `nbf` not in the future; Backstage's
+    // own token types must carry `iat`, `exp` and `sub`.
+    let typed = matches!(kind, Kind::User | Kind::Limited);
+    let times = jose::Times {
+        now: now_secs,
+        exp_leeway: 0,
+        leeway: 0,
+        require_exp: typed,
+        require_iat: typed,
+    };
+    match times.check(&claims) {
+        Ok(_) | Err(jose::TimeError::IssuedInTheFuture { .. }) => {}
+        Err(_) => return Err(VerifyError::Failed),
     }
-    if matches!(kind, Kind::User | Kind::Limited)
-        && (claims.iat.is_none() || claims.exp.is_none() || claims.sub.is_none())
-    {
-        return Err(VerifyError::Failed);
-    }
-    claims.sub.ok_or(VerifyError::NoSubject)
-}
-
-fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn audience_is_backstage(aud: Option<&serde_json::Value>) -> bool {
-    match aud {
-        Some(serde_json::Value::String(aud)) => aud == "backstage",
-        Some(serde_json::Value::Array(auds)) => auds.iter().any(|aud| aud == "backstage"),
-        _ => false,
+    let sub = claims.get("sub").and_then(Value::as_str);
+    match sub {
+        Some(sub) => Ok(sub.to_owned()),
+        None if typed => Err(VerifyError::Failed),
+        None => Err(VerifyError::NoSubject),
     }
 }

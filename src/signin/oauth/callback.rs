@@ -2,11 +2,12 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{FlowContext, OAuthEnv, OAuthProvider, binding, failed, header_value, with_cookies};
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
+use crate::identity::SignInResult;
 use crate::oauth::idp::Metadata;
 use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::signin::oauth::frame;
@@ -117,7 +118,7 @@ impl OAuthProvider {
         query: &Query,
         cookies: &RequestCookies,
         target: &str,
-    ) -> Result<(Value, Vec<HeaderValue>), Error> {
+    ) -> Result<(SignInResult, Vec<HeaderValue>), Error> {
         let settings = &env.settings;
         if let (Some("redirect"), Some(url)) =
             (state.flow.as_deref(), state.redirect_url.as_deref())
@@ -222,7 +223,11 @@ fn check_issuer(metadata: &Metadata, iss: Option<&str>) -> Result<(), Error> {
 
 /// The redirect (redirect flow; its URL was checked against the allowed origins) or the popup
 /// page carrying the session.
-fn success_response(state: &OAuthState, target: &str, payload: &Value) -> Result<Response, Error> {
+fn success_response(
+    state: &OAuthState,
+    target: &str,
+    payload: &SignInResult,
+) -> Result<Response, Error> {
     if state.flow.as_deref() != Some("redirect") {
         return Ok(frame::page(
             &json!({"type": "authorization_response", "response": payload}),

@@ -25,6 +25,7 @@ use crate::catalog::CatalogClient;
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
+use crate::identity::SignInResult;
 use crate::metrics::Metrics;
 use crate::net::ClientInfo;
 use crate::oauth::id_token::Expectations;
@@ -72,7 +73,7 @@ impl FlowContext<'_> {
         &self,
         provider: &str,
         env: &OAuthEnv,
-        payload: &Value,
+        payload: &SignInResult,
         refresh_token: &str,
     ) -> Result<String, Error> {
         let Some(sessions) = self.sessions else {
@@ -81,7 +82,7 @@ impl FlowContext<'_> {
         Ok(sessions
             .create(
                 provider,
-                signed_in_user(payload),
+                payload.user_entity_ref(),
                 refresh_token,
                 env.settings.session_secs,
                 &self.client,
@@ -96,14 +97,14 @@ impl FlowContext<'_> {
         &self,
         event: &'static str,
         provider: &str,
-        result: Result<&Value, &Error>,
+        result: Result<&SignInResult, &Error>,
     ) {
         let base = AuditEvent::new(event)
             .provider(provider)
             .client(&self.client)
             .request_id(self.request_id);
         let event = match result {
-            Ok(payload) => base.success().user(signed_in_user(payload)),
+            Ok(payload) => base.success().user(payload.user_entity_ref()),
             Err(error) => base.failure(error.message.to_string()),
         };
         let outcome = event.outcome.unwrap_or(Outcome::Failure);
@@ -113,13 +114,6 @@ impl FlowContext<'_> {
         }
         self.audit.record(event);
     }
-}
-
-/// The user ref a session payload names; empty when no sign-in resolver is configured.
-pub(super) fn signed_in_user(payload: &Value) -> &str {
-    payload["backstageIdentity"]["identity"]["userEntityRef"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 pub struct OAuthEnv {
@@ -186,9 +180,11 @@ impl OAuthEnv {
             algorithms: &settings.algorithms,
             now_secs,
         };
-        let claims = jwks.verify(id_token, &expected).await.map_err(|reason| {
-            Error::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
-        })?;
+        let claims = crate::oauth::id_token::verify(jwks, id_token, &expected)
+            .await
+            .map_err(|reason| {
+                Error::new(ErrorName::Error, format!("{validation_prefix}{reason}"))
+            })?;
         Ok((tokens, claims))
     }
 
@@ -256,17 +252,24 @@ impl OAuthProvider {
         environments: Vec<OAuthEnvSettings>,
         http: &reqwest::Client,
         metrics: &Arc<Metrics>,
+        clock: &SharedClock,
     ) -> Self {
         let environments = environments
             .into_iter()
             .map(|settings| {
                 let idp = match &settings.endpoints {
-                    Endpoints::Discovery { metadata_url } => {
-                        IdpClient::discovered(http.clone(), settings.timeout, metadata_url.clone())
-                    }
-                    Endpoints::Fixed(metadata) => {
-                        IdpClient::fixed(http.clone(), settings.timeout, metadata.clone())
-                    }
+                    Endpoints::Discovery { metadata_url } => IdpClient::discovered(
+                        http.clone(),
+                        settings.timeout,
+                        clock.clone(),
+                        metadata_url.clone(),
+                    ),
+                    Endpoints::Fixed(metadata) => IdpClient::fixed(
+                        http.clone(),
+                        settings.timeout,
+                        clock.clone(),
+                        metadata.clone(),
+                    ),
                 }
                 .with_metrics(metrics.clone());
                 let cookies = CookiePolicy::new(&settings.callback_url, id);
@@ -300,7 +303,7 @@ impl OAuthProvider {
 /// Binds the sealed secrets to one sign-in.
 /// The claims of a JWT read without verification (§11.0, for the generic oauth2 provider).
 fn unverified_claims(token: &str) -> Map<String, Value> {
-    crate::tokens::unverified_payload(token).unwrap_or_default()
+    crate::jose::unverified_claims(token).unwrap_or_default()
 }
 
 /// Adds `cookies` as `Set-Cookie` headers.

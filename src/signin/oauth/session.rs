@@ -11,7 +11,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
 use crate::http::error::json_response;
-use crate::identity::{BackstageIdentityResponse, Profile};
+use crate::identity::{BackstageIdentityResponse, Profile, ProviderInfo, SignInResult};
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
     Behaviour, LogoutStyle, OAuthEnvSettings, ProfileStyle, UserinfoCall,
@@ -31,7 +31,7 @@ impl OAuthProvider {
         tokens: &TokenResponse,
         id_claims: &Map<String, Value>,
         scope: &str,
-    ) -> Result<Value, Error> {
+    ) -> Result<SignInResult, Error> {
         let access_token = tokens
             .access_token
             .as_deref()
@@ -50,21 +50,20 @@ impl OAuthProvider {
         // The signed ID token's claims win over userinfo's.
         let mut claims = userinfo.clone();
         claims.extend(id_claims.clone());
-        let mut response = json!({"profile": profile});
-        let mut provider_info = Map::new();
-        if let Some(id_token) = &tokens.id_token {
-            provider_info.insert("idToken".into(), Value::String(id_token.clone()));
-        }
-        provider_info.insert("accessToken".into(), Value::String(access_token.to_owned()));
-        provider_info.insert("scope".into(), Value::String(scope.to_owned()));
-        if let Some(expires_in) = tokens
-            .expires_in
-            .as_ref()
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-        {
-            provider_info.insert("expiresInSeconds".into(), Value::from(expires_in));
-        }
-        response["providerInfo"] = Value::Object(provider_info);
+        let provider_info = ProviderInfo {
+            id_token: tokens.id_token.clone(),
+            access_token: access_token.to_owned(),
+            scope: scope.to_owned(),
+            expires_in_seconds: tokens
+                .expires_in
+                .as_ref()
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+        };
+        let mut result = SignInResult {
+            profile: profile.clone(),
+            provider_info: Some(provider_info),
+            backstage_identity: None,
+        };
         if env.settings.sign_in.is_configured() {
             let info = SignInInfo {
                 username: behaviour.username_claim.and_then(text),
@@ -82,10 +81,12 @@ impl OAuthProvider {
                 .issuer
                 .issue(&resolved.user_entity_ref, &resolved.ownership_refs)
                 .await?;
-            let identity = BackstageIdentityResponse::new(issued, ctx.clock.now_millis());
-            response["backstageIdentity"] = serde_json::to_value(identity).unwrap_or(Value::Null);
+            result.backstage_identity = Some(BackstageIdentityResponse::new(
+                issued,
+                ctx.clock.now_millis(),
+            ));
         }
-        Ok(response)
+        Ok(result)
     }
 
     /// `GET|POST /refresh`: a new session from the refresh cookie.
@@ -124,7 +125,7 @@ impl OAuthProvider {
         query: &Query,
         headers: &HeaderMap,
         origin: &str,
-    ) -> Result<(Value, Vec<HeaderValue>), Error> {
+    ) -> Result<(SignInResult, Vec<HeaderValue>), Error> {
         let settings = &env.settings;
         let cookies = RequestCookies::from_headers(headers);
         let cookie = cookies
@@ -188,7 +189,7 @@ impl OAuthProvider {
             .filter(|rotated| *rotated != refresh_token);
         let new_cookie = match (ctx.sessions, session) {
             (Some(sessions), Some(session)) => {
-                let user = super::signed_in_user(&payload);
+                let user = payload.user_entity_ref();
                 if !sessions.record_refresh(&session, user, rotated).await? {
                     return Err(session_ended());
                 }
