@@ -163,9 +163,9 @@ fn the_config_map_loads_with_the_secrets_the_deployment_passes() {
     let config = config_map["data"]["app-config.yaml"].as_str().unwrap();
 
     let placeholders = secret_env(&deployment);
-    let error = load(config, &placeholders)
-        .err()
-        .expect("placeholders refused");
+    let Err(error) = load(config, &placeholders) else {
+        panic!("the placeholders are refused");
+    };
     assert!(
         error.to_string().contains("stagedoor.sessions.secret"),
         "{error}"
