@@ -7,17 +7,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::dns::DnsServer;
-use common::image::{self, Container, Image, Mounts};
+use common::image::{self, Image};
 use common::node::free_port;
+use common::runtime::{Container, Host, mount_options, recorder, resolv_conf, status_field};
 
 const MB: u64 = 1_000_000;
 
@@ -96,7 +95,8 @@ fn the_image_holds_one_static_binary_and_runs_as_65532() {
     assert!(read("etc/ssl/certs/ca-certificates.crt").contains("BEGIN CERTIFICATE"));
 
     eprintln!(
-        "image: {:.1} MB of layers, {:.1} MB unpacked, built in {:.1} s",
+        "image ({}): {:.1} MB of layers, {:.1} MB unpacked, built in {:.1} s",
+        image.engine,
         image.layer_bytes as f64 / MB as f64,
         unpacked as f64 / MB as f64,
         image.build_time.as_secs_f64()
@@ -128,118 +128,6 @@ fn has_interpreter(elf: &[u8]) -> bool {
         let header = offset + index * size;
         u32::from_le_bytes(elf[header..header + 4].try_into().unwrap()) == 3
     })
-}
-
-/// A TCP server on 127.0.0.1 that records the first bytes of each connection and answers
-/// HTTP 404: a catalog or IdP that shows whether (and by which name) it was reached.
-fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buffer = [0u8; 4096];
-            let length = stream.read(&mut buffer).unwrap_or(0);
-            log.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&buffer[..length]).into_owned());
-            let _ = stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (port, seen)
-}
-
-/// What Docker and Kubernetes write into a container's /etc/hosts, plus one host alias.
-const HOSTS: &str =
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.0.1\tcatalog.hosts.test\n";
-
-/// A Pod's resolv.conf (search list, ndots:5) with `dns` as the cluster's resolver.
-fn resolv_conf(dns: &DnsServer) -> String {
-    format!(
-        "search stagedoor.svc.cluster.local svc.cluster.local cluster.local\nnameserver {}\noptions ndots:5 timeout:1 attempts:2\n",
-        dns.address
-    )
-}
-
-/// The files a runtime would mount: config dir (read-only, as a ConfigMap), hosts,
-/// resolv.conf, and the data volume owned by 65532.
-struct Host {
-    dir: tempfile::TempDir,
-}
-
-impl Host {
-    fn new(config: &str, resolv_conf: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = |name: &str| dir.path().join(name);
-        std::fs::create_dir_all(path("config")).unwrap();
-        std::fs::create_dir_all(path("data")).unwrap();
-        std::fs::write(path("config/app-config.yaml"), config).unwrap();
-        std::fs::set_permissions(
-            path("config/app-config.yaml"),
-            PermissionsExt::from_mode(0o444),
-        )
-        .unwrap();
-        std::fs::write(path("hosts"), HOSTS).unwrap();
-        std::fs::write(path("resolv.conf"), resolv_conf).unwrap();
-        std::os::unix::fs::chown(path("data"), Some(65532), Some(65532)).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(
-        &self,
-        container: &Container,
-        image: &Image,
-        args: &[String],
-        env: &[(&str, &str)],
-    ) -> Command {
-        let (config_dir, hosts, resolv_conf, data) = (
-            self.path("config"),
-            self.path("hosts"),
-            self.path("resolv.conf"),
-            self.path("data"),
-        );
-        let mounts = Mounts {
-            config_dir: &config_dir,
-            hosts: &hosts,
-            resolv_conf: &resolv_conf,
-            data: &data,
-        };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        container.command(image, &mounts, &args, env)
-    }
-}
-
-/// A field of /proc/<pid>/status, e.g. `Uid`.
-fn status_field(pid: u32, field: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let prefix = format!("{field}:");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The mount options of `mount_point` as the process sees it.
-fn mount_options(pid: u32, mount_point: &str) -> String {
-    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
-    mounts
-        .lines()
-        .rev()
-        .map(|line| line.split(' ').collect::<Vec<_>>())
-        .find(|fields| fields[4] == mount_point)
-        .map(|fields| fields[5].to_owned())
-        .unwrap_or_else(|| panic!("{mount_point} not mounted:\n{mounts}"))
 }
 
 async fn wait_ready(child: &mut Child, port: u16) {
@@ -340,29 +228,39 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
     assert!(stopping.elapsed() < Duration::from_secs(10));
 }
 
-#[test]
-fn the_static_binary_resolves_names_without_libc_files() {
+// Two threads: the test blocks on the doctor process while the https IdP answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_static_binary_resolves_names_and_trusts_the_ca_bundle() {
     let Some(image) = image::built() else { return };
     let dns = DnsServer::start(&[("db.dns.test", Ipv4Addr::LOCALHOST)])
         .expect("a DNS server on port 53 (root)");
-    let (idp, idp_requests) = recorder();
+    let dir = tempfile::tempdir().unwrap();
+    let (discovery, ca) = common::tls::tls_idp(200, dir.path(), "localhost").await;
     let (database, database_connections) = recorder();
     let config = format!(
-        "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:7007\nauth:\n  environment: production\n  providers:\n    oidc:\n      production:\n        metadataUrl: http://localhost:{idp}/.well-known/openid-configuration\n        clientId: stagedoor\n        clientSecret: ${{AUTH_OIDC_CLIENT_SECRET}}\nstagedoor:\n  database: postgres://stagedoor:${{PGPASSWORD}}@db.dns.test:{database}/stagedoor\n"
+        "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:7007\nauth:\n  environment: production\n  providers:\n    oidc:\n      production:\n        metadataUrl: {discovery}\n        clientId: stagedoor\n        clientSecret: ${{AUTH_OIDC_CLIENT_SECRET}}\nstagedoor:\n  database: postgres://stagedoor:${{PGPASSWORD}}@db.dns.test:{database}/stagedoor\n"
     );
     let host = Host::new(&config, &resolv_conf(&dns));
     let container = Container::new(image);
+    // The image's CA bundle, with the test CA added, as an image built on a machine trusting it.
+    let bundle = container
+        .root
+        .path()
+        .join("etc/ssl/certs/ca-certificates.crt");
+    let mut certificates = std::fs::read_to_string(&bundle).unwrap();
+    certificates.push_str(&std::fs::read_to_string(ca).unwrap());
+    std::fs::write(&bundle, certificates).unwrap();
     let args = [
         "/usr/local/bin/stagedoor",
         "doctor",
         "--config",
         "/etc/stagedoor/app-config.yaml",
-    ]
-    .map(str::to_owned);
+    ];
     let env = [
         ("AUTH_OIDC_CLIENT_SECRET", "s3cret-for-the-test"),
         ("PGPASSWORD", "s3cret"),
     ];
+    let args = args.map(str::to_owned);
     let output = host
         .command(&container, image, &args, &env)
         .output()
@@ -371,10 +269,9 @@ fn the_static_binary_resolves_names_without_libc_files() {
         + &String::from_utf8_lossy(&output.stderr);
 
     assert!(
-        idp_requests.lock().unwrap().iter().any(|request| request
-            .starts_with("GET /.well-known/openid-configuration ")
-            && request.contains(&format!("\r\nhost: localhost:{idp}\r\n"))),
-        "the IdP at localhost was asked (reqwest, /etc/hosts):\n{report}"
+        report.contains("the TLS certificate of localhost is valid for 200 more days"),
+        "the IdP at localhost (reqwest, /etc/hosts) answered over TLS, trusted through\n\
+         /etc/ssl/certs/ca-certificates.crt:\n{report}"
     );
     assert!(
         !database_connections.lock().unwrap().is_empty(),

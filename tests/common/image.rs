@@ -15,6 +15,8 @@ use super::manifest_dir;
 pub const TAG: &str = "localhost/stagedoor:container-test";
 
 pub struct Image {
+    /// buildah or podman.
+    pub engine: String,
     /// The OCI image configuration's `config` (User, Entrypoint, Cmd, ExposedPorts, ...).
     pub config: serde_json::Value,
     /// The layers as the engine exports them.
@@ -67,7 +69,10 @@ pub fn run(command: &mut Command) -> String {
 }
 
 fn build() -> Option<Image> {
-    let Some(engine) = ["buildah", "podman"].into_iter().find(|e| installed(e)) else {
+    // STAGEDOOR_TEST_ENGINE=podman tries podman where both are installed.
+    let preferred = std::env::var("STAGEDOOR_TEST_ENGINE").unwrap_or_default();
+    let engines = [preferred.as_str(), "buildah", "podman"];
+    let Some(engine) = engines.into_iter().find(|e| !e.is_empty() && installed(e)) else {
         return skip("neither buildah nor podman is installed (apt-get install buildah)");
     };
     if !is_root() {
@@ -140,6 +145,7 @@ fn build() -> Option<Image> {
             .arg(&rootfs));
     }
     Some(Image {
+        engine: engine.to_owned(),
         config,
         layer_bytes,
         rootfs,
@@ -173,85 +179,4 @@ fn read_layout(layout: &Path) -> (serde_json::Value, Vec<PathBuf>) {
         .map(|layer| blob(layout, &layer["digest"]))
         .collect();
     (config["config"].clone(), layers)
-}
-
-/// What a container runtime puts around the image: each path is mounted read-only over the
-/// image, except `data`, a writable volume (like an `emptyDir`) on the working directory.
-pub struct Mounts<'a> {
-    pub config_dir: &'a Path,
-    pub hosts: &'a Path,
-    pub resolv_conf: &'a Path,
-    pub data: &'a Path,
-}
-
-const RUNTIME: &str = r#"set -eu
-root=$1 config=$2 hosts=$3 resolv=$4 data=$5
-shift 5
-ro() { mount --bind "$1" "$2" && mount -o remount,bind,ro "$2"; }
-mount --bind "$root" "$root"
-ro "$config" "$root/etc/stagedoor"
-ro "$hosts" "$root/etc/hosts"
-ro "$resolv" "$root/etc/resolv.conf"
-mount --bind "$data" "$root/var/lib/stagedoor"
-mount -o remount,bind,ro "$root"
-exec nsenter --root="$root" --wd="$root/var/lib/stagedoor" --setuid 65532 --setgid 65532 -- "$@"
-"#;
-
-/// A container of the image: a private copy of its root filesystem (with the mount points a
-/// runtime creates) and the command that runs `args` in it with only the image's environment
-/// plus `env`.
-pub struct Container {
-    pub root: tempfile::TempDir,
-}
-
-impl Container {
-    pub fn new(image: &Image) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        run(Command::new("cp")
-            .arg("-a")
-            .arg(image.rootfs.join("."))
-            .arg(root.path()));
-        std::fs::create_dir_all(root.path().join("etc/stagedoor")).unwrap();
-        for file in ["etc/hosts", "etc/resolv.conf"] {
-            std::fs::write(root.path().join(file), "").unwrap();
-        }
-        Self { root }
-    }
-
-    pub fn command(
-        &self,
-        image: &Image,
-        mounts: &Mounts,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Command {
-        let mut command = Command::new("unshare");
-        command
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                RUNTIME,
-                "sh",
-            ])
-            .arg(self.root.path())
-            .args([
-                mounts.config_dir,
-                mounts.hosts,
-                mounts.resolv_conf,
-                mounts.data,
-            ])
-            .args(args)
-            .env_clear();
-        for pair in image.config["Env"].as_array().into_iter().flatten() {
-            if let Some((name, value)) = pair.as_str().and_then(|pair| pair.split_once('=')) {
-                command.env(name, value);
-            }
-        }
-        command.envs(env.iter().copied());
-        command
-    }
 }

@@ -12,6 +12,8 @@ pub mod jose;
 pub mod node;
 pub mod postgres;
 pub mod replicas;
+pub mod runtime;
+pub mod tls;
 
 use std::sync::Arc;
 
