@@ -23,6 +23,11 @@ case "$host" in
   *-linux-gnu) ;;
   *) echo "image: needs a *-linux-gnu Rust host to build a static glibc binary, not $host" >&2; exit 1 ;;
 esac
+# Older glibc needs its NSS modules (shared libraries) to resolve names, which the image lacks.
+glibc="$(getconf GNU_LIBC_VERSION | awk '{print $2}')"
+case "$glibc" in
+  2.[0-9] | 2.[0-2][0-9] | 2.3[0-3]) echo "image: glibc $glibc cannot resolve names in a static binary; 2.34 or later is needed" >&2; exit 1 ;;
+esac
 [ -f "$ca_bundle" ] || { echo "image: no CA bundle at $ca_bundle (apt-get install ca-certificates, or set CA_BUNDLE)" >&2; exit 1; }
 
 # crt-static links glibc (and its allocator, the same as in dynamic builds) into the binary.
