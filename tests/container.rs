@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -130,6 +131,18 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
+/// The containerised server, killed if the test fails before it is stopped.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn wait_ready(child: &mut Child, port: u16) {
     let client = common::client();
     let started = Instant::now();
@@ -145,13 +158,15 @@ async fn wait_ready(child: &mut Child, port: u16) {
         let exited = child.try_wait().unwrap().is_some();
         if exited || started.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
-            let child = std::mem::replace(child, Command::new("true").spawn().unwrap());
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "not ready (exited: {exited}): {:?}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let status = child.wait().unwrap();
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            panic!("not ready (exited by itself: {exited}): {status:?}\n{stderr}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -168,7 +183,7 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
     );
     let host = Host::new(&config, &resolv_conf(&dns));
     let container = Container::new(image);
-    let mut child = host
+    let child = host
         .command(
             &container,
             image,
@@ -180,7 +195,8 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_ready(&mut child, port).await;
+    let mut server = Server(Some(child));
+    wait_ready(server.0.as_mut().unwrap(), port).await;
 
     let session =
         common::get_json(&format!("http://127.0.0.1:{port}/api/auth/guest/refresh")).await;
@@ -194,7 +210,7 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
         "the catalog, found through /etc/hosts (DNS says NXDOMAIN), was asked: {asked:?}"
     );
 
-    let pid = child.id();
+    let pid = server.0.as_ref().unwrap().id();
     assert_eq!(status_field(pid, "Uid"), "65532 65532 65532 65532");
     assert_eq!(status_field(pid, "Gid"), "65532 65532 65532 65532");
     assert_eq!(status_field(pid, "Groups"), "");
@@ -218,7 +234,7 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let output = server.0.take().unwrap().wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),
