@@ -325,74 +325,6 @@ fn the_text_report_has_one_line_per_finding_with_its_fix() {
     );
 }
 
-/// An https server that answers every request with an OpenID discovery document, its
-/// certificate issued by a test CA and valid for `days` more days. Returns its discovery URL
-/// and the CA's PEM file (for `SSL_CERT_FILE`).
-async fn tls_idp(days: i64, dir: &std::path::Path) -> (String, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    leaf.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    leaf.not_after =
-        time::OffsetDateTime::now_utc() + time::Duration::days(days) + time::Duration::hours(1);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &ca).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf_cert.der().clone(), ca.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("https://{}", listener.local_addr().unwrap());
-    let document = serde_json::json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
-    })
-    .to_string();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((socket, _)) = listener.accept().await {
-            let (acceptor, document) = (acceptor.clone(), document.clone());
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(socket).await else {
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
-                    document.len()
-                );
-                let _ = tls.write_all(response.as_bytes()).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    (
-        format!("{issuer}/.well-known/openid-configuration"),
-        ca_file,
-    )
-}
-
 // Two threads: the test blocks on the doctor process while the https server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_idps_certificate_is_checked_for_trust_and_expiry() {
@@ -402,7 +334,7 @@ async fn the_idps_certificate_is_checked_for_trust_and_expiry() {
             "auth:\n  providers:\n    oidc:\n      development:\n        metadataUrl: {url}\n        clientId: backstage\n        clientSecret: ${{S}}\n        additionalScopes: [offline_access]\n"
         )
     };
-    let (soon, ca) = tls_idp(10, dir.path()).await;
+    let (soon, ca) = common::tls::tls_idp(10, dir.path(), "127.0.0.1").await;
     let ca = ca.to_string_lossy().into_owned();
     let run = doctor(
         &[&config(&soon)],
@@ -418,7 +350,7 @@ async fn the_idps_certificate_is_checked_for_trust_and_expiry() {
         "{:#}",
         run.report
     );
-    let (later, ca) = tls_idp(200, dir.path()).await;
+    let (later, ca) = common::tls::tls_idp(200, dir.path(), "127.0.0.1").await;
     let ca = ca.to_string_lossy().into_owned();
     let run = doctor(
         &[&config(&later)],
@@ -435,7 +367,7 @@ async fn the_idps_certificate_is_checked_for_trust_and_expiry() {
         run.report
     );
     // Expired: the handshake fails and says so.
-    let (expired, ca) = tls_idp(-3, dir.path()).await;
+    let (expired, ca) = common::tls::tls_idp(-3, dir.path(), "127.0.0.1").await;
     let ca = ca.to_string_lossy().into_owned();
     let run = doctor(
         &[&config(&expired)],

@@ -3,13 +3,16 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod dns;
 pub mod exchange;
 pub mod fixtures;
 pub mod idp;
+pub mod image;
 pub mod jose;
 pub mod node;
 pub mod postgres;
 pub mod replicas;
+pub mod runtime;
 pub mod tls;
 
 use std::sync::Arc;
