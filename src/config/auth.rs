@@ -1,12 +1,12 @@
 //! `auth`: token lifetime and algorithm, the key store, extra allowed origins, providers.
 
-use super::model::RawAuth;
+use super::model::{RawAuth, RawStagedoor};
 use super::providers::ProviderSettings;
 use super::validator::Validator;
 use crate::glob::OriginPatterns;
 use crate::keys::{KeyStoreSettings, StaticKeySettings};
 
-pub(super) const DEFAULT_TOKEN_LIFETIME: i64 = 3600;
+const DEFAULT_TOKEN_LIFETIME: i64 = 3600;
 const MIN_TOKEN_LIFETIME: i64 = 600;
 const MAX_TOKEN_LIFETIME: i64 = 86_400;
 
@@ -120,4 +120,21 @@ fn static_keys(v: &mut Validator, auth: &RawAuth) -> Vec<StaticKeySettings> {
         });
     }
     out
+}
+
+/// `stagedoor.keyRotation`: how often generated keys rotate; the token lifetime by default,
+/// as in Node.
+pub(super) fn key_rotation_ms(
+    v: &mut Validator,
+    stagedoor: &RawStagedoor,
+    auth: Option<&AuthSettings>,
+) -> i64 {
+    let default = auth.map_or(DEFAULT_TOKEN_LIFETIME, |auth| auth.token_lifetime_secs);
+    v.seconds(
+        "stagedoor.keyRotation",
+        stagedoor.key_rotation.as_ref(),
+        default as f64,
+        (5.0, 30.0 * 86_400.0),
+    )
+    .as_millis() as i64
 }

@@ -3,14 +3,13 @@
 
 use super::model::RawServerListen;
 use super::validator::Validator;
+use crate::http::ListenSettings;
 use crate::http::serve::ConnectionLimits;
 use crate::net::TrustedProxies;
 use crate::section::DurationValue;
 
 pub(super) struct Listen {
-    pub host: String,
-    pub port: u16,
-    pub limits: ConnectionLimits,
+    pub settings: ListenSettings,
     pub trusted_proxies: TrustedProxies,
 }
 
@@ -66,13 +65,15 @@ pub(super) fn listen(v: &mut Validator, raw: &RawServerListen) -> Listen {
             TrustedProxies::default()
         });
     Listen {
-        host,
-        port,
-        limits: ConnectionLimits {
-            header_timeout,
-            keep_alive_timeout,
-            request_timeout,
-            max_connections,
+        settings: ListenSettings {
+            host,
+            port,
+            limits: ConnectionLimits {
+                header_timeout,
+                keep_alive_timeout,
+                request_timeout,
+                max_connections,
+            },
         },
         trusted_proxies,
     }

@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::catalog::plugin_base_url;
-use super::model::{RawAdmin, RawDiscoveryEndpoint, RawSessions};
+use super::model::{RawConfig, RawSessions};
 use super::secrets::{MIN_SECRET_BITS, estimated_bits};
 use super::validator::Validator;
 use crate::admin::{AdminPlugin, AdminSettings};
@@ -43,13 +43,13 @@ pub(super) fn session_settings(
 
 pub(super) fn admin_settings(
     v: &mut Validator,
-    raw: Option<&RawAdmin>,
-    endpoints: &[RawDiscoveryEndpoint],
+    config: &RawConfig,
     backend_base_url: Option<&Url>,
 ) -> AdminSettings {
-    let Some(raw) = raw else {
+    let Some(raw) = config.stagedoor.admin.as_ref() else {
         return AdminSettings::default();
     };
+    let endpoints = &config.discovery.endpoints;
     for (index, token) in raw.tokens.iter().enumerate() {
         if token.trim().chars().count() < MIN_SECRET_CHARS {
             v.problem(

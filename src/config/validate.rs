@@ -1,19 +1,19 @@
 //! Turns the raw config into [`Settings`], collecting every problem with its key path.
 
-use super::model::RawConfig;
+use super::model::{RawConfig, RawStagedoor};
 use super::settings::Settings;
 use super::validator::Validator;
 use super::{ConfigError, Problem};
-use crate::http::{ListenSettings, WebSettings};
+use crate::http::WebSettings;
 use crate::keys::KeySettings;
 use crate::tokens::TokenSettings;
 
-pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
+pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
     let mut v = Validator {
         problems: Vec::new(),
     };
-    let app_base_url = v.required_url("app.baseUrl", raw.app.base_url);
-    let backend_base_url = v.required_url("backend.baseUrl", raw.backend.base_url);
+    let app_base_url = v.required_url("app.baseUrl", raw.app.base_url.take());
+    let backend_base_url = v.required_url("backend.baseUrl", raw.backend.base_url.take());
     let external_base_url = super::web::external_base_url(
         &mut v,
         &raw.stagedoor,
@@ -26,6 +26,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let cors = raw
         .backend
         .cors
+        .take()
         .map(|cors| super::web::cors_settings(&mut v, cors));
     let catalog = super::catalog::catalog_settings(
         &mut v,
@@ -34,19 +35,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         backend_base_url.as_ref(),
     );
     let sessions = super::sessions::session_settings(&mut v, raw.stagedoor.sessions.as_ref());
-    let admin = super::sessions::admin_settings(
-        &mut v,
-        raw.stagedoor.admin.as_ref(),
-        &raw.discovery.endpoints,
-        backend_base_url.as_ref(),
-    );
-    let development = raw.stagedoor.development.unwrap_or(false);
-    if development && raw.auth.environment.as_deref() == Some("production") {
-        v.problem(
-            "stagedoor.development",
-            "is true while auth.environment is production: development mode lets anyone sign in as the guest; remove stagedoor.development in production",
-        );
-    }
+    let admin = super::sessions::admin_settings(&mut v, &raw, backend_base_url.as_ref());
+    let development = development(&mut v, &raw.stagedoor, raw.auth.environment.as_deref());
     let token_exchange = super::exchange::token_exchange_settings(
         &mut v,
         raw.stagedoor.token_exchange.as_ref(),
@@ -55,31 +45,13 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let metrics = super::operations::metrics_settings(&mut v, raw.stagedoor.metrics.as_ref());
-    let external_static_tokens = raw
-        .backend
-        .auth
-        .external_access
-        .iter()
-        .filter(|entry| entry.kind == "static")
-        .filter_map(|entry| entry.options.get("token")?.as_str().map(str::to_owned))
-        .collect();
     let auth = super::auth::auth_settings(
         &mut v,
         raw.auth,
         external_base_url.as_deref().unwrap_or_default(),
     );
 
-    let key_rotation_ms = v
-        .seconds(
-            "stagedoor.keyRotation",
-            raw.stagedoor.key_rotation.as_ref(),
-            auth.as_ref()
-                .map_or(super::auth::DEFAULT_TOKEN_LIFETIME, |auth| {
-                    auth.token_lifetime_secs
-                }) as f64,
-            (5.0, 30.0 * 86_400.0),
-        )
-        .as_millis() as i64;
+    let key_rotation_ms = super::auth::key_rotation_ms(&mut v, &raw.stagedoor, auth.as_ref());
 
     if !v.problems.is_empty() {
         return Err(v.problems.into());
@@ -91,17 +63,13 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     };
     Ok(Settings {
         web: WebSettings {
-            listen: ListenSettings {
-                host: listen.host,
-                port: listen.port,
-                limits: listen.limits,
-            },
+            listen: listen.settings,
             app_origin: app_base_url.origin().ascii_serialization(),
             extra_allowed_origins: auth.extra_allowed_origins,
             trusted_proxies: listen.trusted_proxies,
             metrics,
             cors,
-            external_static_tokens,
+            external_static_tokens: super::web::external_static_tokens(&raw.backend),
         },
         app_base_url,
         tokens: TokenSettings {
@@ -124,4 +92,17 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         providers: auth.providers,
         token_exchange,
     })
+}
+
+/// `stagedoor.development` (what `NODE_ENV=development` means to Backstage), never together
+/// with `auth.environment: production`.
+fn development(v: &mut Validator, stagedoor: &RawStagedoor, environment: Option<&str>) -> bool {
+    let development = stagedoor.development.unwrap_or(false);
+    if development && environment == Some("production") {
+        v.problem(
+            "stagedoor.development",
+            "is true while auth.environment is production: development mode lets anyone sign in as the guest; remove stagedoor.development in production",
+        );
+    }
+    development
 }

@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use super::model::{RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
+use super::model::{RawBackend, RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
 use super::validator::Validator;
 use super::values::OneOrMany;
 use crate::http::cors::CorsSettings;
@@ -64,4 +64,16 @@ pub(super) fn cors_settings(v: &mut Validator, cors: RawCors) -> CorsSettings {
         credentials: cors.credentials.unwrap_or(false),
         max_age_secs: cors.max_age,
     }
+}
+
+/// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say they are
+/// not user tokens, as Backstage does.
+pub(super) fn external_static_tokens(backend: &RawBackend) -> Vec<String> {
+    backend
+        .auth
+        .external_access
+        .iter()
+        .filter(|entry| entry.kind == "static")
+        .filter_map(|entry| entry.options.get("token")?.as_str().map(str::to_owned))
+        .collect()
 }

@@ -4,6 +4,11 @@ use super::oauth::{Behaviour, Endpoints, OAuthEnvSettings, RpLogout, common};
 use crate::oauth::idp::ClientAuth;
 use crate::section::Section;
 
+/// ID token algorithms `tokenSignedResponseAlg` may name.
+const ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
 pub fn settings(
     reader: &mut Section<'_>,
     environment: &str,
@@ -23,34 +28,8 @@ pub fn settings(
             }
             String::new()
         });
-    let client_auth = match reader.string("tokenEndpointAuthMethod").as_deref() {
-        None | Some("client_secret_basic") => ClientAuth::Basic,
-        Some("client_secret_post") => ClientAuth::Post,
-        Some(other) => {
-            reader.problem(
-                "tokenEndpointAuthMethod",
-                format!(
-                    "\"{other}\" is not supported; use client_secret_basic or client_secret_post"
-                ),
-            );
-            ClientAuth::Basic
-        }
-    };
-    let algorithm = reader
-        .string("tokenSignedResponseAlg")
-        .unwrap_or_else(|| "RS256".to_owned());
-    let allowed = [
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-    ];
-    if !allowed.contains(&algorithm.as_str()) {
-        reader.problem(
-            "tokenSignedResponseAlg",
-            format!(
-                "\"{algorithm}\" is not allowed; use one of {}",
-                allowed.join(", ")
-            ),
-        );
-    }
+    let client_auth = client_auth(reader);
+    let algorithm = algorithm(reader);
     // Node's default is `none`; `auto` sends no prompt at all.
     let prompt = match reader.string("prompt").as_deref() {
         None => Some("none".to_owned()),
@@ -67,14 +46,7 @@ pub fn settings(
             .collect(),
         None => Vec::new(),
     };
-    let rp_logout = match reader.bool("rpInitiatedLogout") {
-        None | Some(false) => None,
-        Some(true) => Some(RpLogout {
-            post_logout_redirect_uri: reader
-                .url("postLogoutRedirectUri")
-                .map(|url| url.to_string()),
-        }),
-    };
+    let rp_logout = rp_logout(reader);
     let common = common(reader, "oidc", external_base_url);
     OAuthEnvSettings {
         provider: "oidc".into(),
@@ -95,5 +67,51 @@ pub fn settings(
         sign_in: common.sign_in,
         rp_logout,
         behaviour: Behaviour::oidc(),
+    }
+}
+
+/// `tokenEndpointAuthMethod`: `client_secret_basic` (the default) or `client_secret_post`.
+fn client_auth(reader: &mut Section<'_>) -> ClientAuth {
+    match reader.string("tokenEndpointAuthMethod").as_deref() {
+        None | Some("client_secret_basic") => ClientAuth::Basic,
+        Some("client_secret_post") => ClientAuth::Post,
+        Some(other) => {
+            reader.problem(
+                "tokenEndpointAuthMethod",
+                format!(
+                    "\"{other}\" is not supported; use client_secret_basic or client_secret_post"
+                ),
+            );
+            ClientAuth::Basic
+        }
+    }
+}
+
+/// `tokenSignedResponseAlg`: the one algorithm ID tokens must be signed with (RS256).
+fn algorithm(reader: &mut Section<'_>) -> String {
+    let algorithm = reader
+        .string("tokenSignedResponseAlg")
+        .unwrap_or_else(|| "RS256".to_owned());
+    if !ALGORITHMS.contains(&algorithm.as_str()) {
+        reader.problem(
+            "tokenSignedResponseAlg",
+            format!(
+                "\"{algorithm}\" is not allowed; use one of {}",
+                ALGORITHMS.join(", ")
+            ),
+        );
+    }
+    algorithm
+}
+
+/// Beyond Node: `rpInitiatedLogout` (and `postLogoutRedirectUri`).
+fn rp_logout(reader: &mut Section<'_>) -> Option<RpLogout> {
+    match reader.bool("rpInitiatedLogout") {
+        None | Some(false) => None,
+        Some(true) => Some(RpLogout {
+            post_logout_redirect_uri: reader
+                .url("postLogoutRedirectUri")
+                .map(|url| url.to_string()),
+        }),
     }
 }

@@ -55,20 +55,7 @@ impl Resolver {
                 allow_without_catalog_user,
             } => {
                 let email = email.ok_or_else(|| failed(ErrorName::Error, NO_EMAIL))?;
-                let by_email = |email: &str| {
-                    UserQuery::ByFilter(vec![vec![("spec.profile.email".into(), email.into())]])
-                };
-                match sign_in_with_catalog_user(catalog, &by_email(email), None).await {
-                    Err(ResolveError::NotFound) => {}
-                    other => return other,
-                }
-                // Node retries without a `+tag` (even when there was none); only this retry
-                // honours the fallback, named after the whole tag-less email.
-                let Some(untagged) = untagged_email(email) else {
-                    return Err(ResolveError::NotFound);
-                };
-                let fallback = allow_without_catalog_user.then_some(untagged.as_str());
-                sign_in_with_catalog_user(catalog, &by_email(&untagged), fallback).await
+                by_profile_email(catalog, email, *allow_without_catalog_user).await
             }
             Self::EmailLocalPartMatchingUserEntityName {
                 allowed_domains,
@@ -94,12 +81,8 @@ impl Resolver {
             } => {
                 let email = email.ok_or_else(|| failed(ErrorName::Error, *missing))?;
                 let fallback = allow_without_catalog_user.then_some(email);
-                sign_in_with_catalog_user(
-                    catalog,
-                    &UserQuery::by_annotation(annotation, email),
-                    fallback,
-                )
-                .await
+                let query = UserQuery::by_annotation(annotation, email);
+                sign_in_with_catalog_user(catalog, &query, fallback).await
             }
             Self::UserIdMatchingUserEntityAnnotation {
                 annotation,
@@ -111,36 +94,8 @@ impl Resolver {
                     .user_id
                     .as_deref()
                     .ok_or_else(|| failed(ErrorName::Error, *missing))?;
-                let query = UserQuery::by_annotation(annotation, id);
                 let fallback = allow_without_catalog_user.then_some(id);
-                if !exact_case {
-                    return sign_in_with_catalog_user(catalog, &query, fallback).await;
-                }
-                match catalog.find_user(&query).await {
-                    Ok(entity)
-                        if entity
-                            .metadata
-                            .annotations
-                            .get(*annotation)
-                            .map(String::as_str)
-                            == Some(id) =>
-                    {
-                        Ok(super::resolved_from_entity(&entity))
-                    }
-                    Ok(_) => Err(failed(
-                        ErrorName::Error,
-                        "GitHub user ID does not match the catalog user",
-                    )),
-                    Err(CatalogError::Conflict) => Err(failed(
-                        ErrorName::ConflictError,
-                        "User lookup resulted in multiple exact matches",
-                    )),
-                    Err(CatalogError::NotFound) => match fallback {
-                        Some(name) => fallback_identity(name),
-                        None => Err(ResolveError::NotFound),
-                    },
-                    Err(error) => Err(error.into()),
-                }
+                by_user_id(catalog, annotation, id, *exact_case, fallback).await
             }
             Self::UsernameMatchingUserEntityName {
                 missing,
@@ -156,23 +111,90 @@ impl Resolver {
             Self::ClaimTemplate {
                 template,
                 allow_without_catalog_user,
-            } => {
-                let Some(reference) = template.render(info) else {
-                    tracing::info!(template = %template, "claimTemplate resolver: a claim it needs is missing");
-                    return Err(ResolveError::NotFound);
-                };
-                let (kind, rest) = reference.split_once(':').unwrap_or(("user", &reference));
-                let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
-                let query = UserQuery::ByRef {
-                    kind: kind.into(),
-                    namespace: namespace.into(),
-                    name: name.into(),
-                };
-                let fallback = allow_without_catalog_user.then_some(reference.as_str());
-                sign_in_with_catalog_user(catalog, &query, fallback).await
-            }
+            } => by_template(catalog, template, info, *allow_without_catalog_user).await,
         }
     }
+}
+
+/// `emailMatchingUserEntityProfileEmail`: the email, then (as Node, even without a tag) the
+/// email without its `+tag`; only that retry honours the fallback, named after it.
+async fn by_profile_email(
+    catalog: &CatalogClient,
+    email: &str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let by_email =
+        |email: &str| UserQuery::ByFilter(vec![vec![("spec.profile.email".into(), email.into())]]);
+    match sign_in_with_catalog_user(catalog, &by_email(email), None).await {
+        Err(ResolveError::NotFound) => {}
+        other => return other,
+    }
+    let Some(untagged) = untagged_email(email) else {
+        return Err(ResolveError::NotFound);
+    };
+    let fallback = allow_without_catalog_user.then_some(untagged.as_str());
+    sign_in_with_catalog_user(catalog, &by_email(&untagged), fallback).await
+}
+
+/// `userIdMatchingUserEntityAnnotation`; GitHub's compares the id's case exactly.
+async fn by_user_id(
+    catalog: &CatalogClient,
+    annotation: &str,
+    id: &str,
+    exact_case: bool,
+    fallback: Option<&str>,
+) -> Result<Resolved, ResolveError> {
+    let query = UserQuery::by_annotation(annotation, id);
+    if !exact_case {
+        return sign_in_with_catalog_user(catalog, &query, fallback).await;
+    }
+    match catalog.find_user(&query).await {
+        Ok(entity)
+            if entity
+                .metadata
+                .annotations
+                .get(annotation)
+                .map(String::as_str)
+                == Some(id) =>
+        {
+            Ok(super::resolved_from_entity(&entity))
+        }
+        Ok(_) => Err(failed(
+            ErrorName::Error,
+            "GitHub user ID does not match the catalog user",
+        )),
+        Err(CatalogError::Conflict) => Err(failed(
+            ErrorName::ConflictError,
+            "User lookup resulted in multiple exact matches",
+        )),
+        Err(CatalogError::NotFound) => match fallback {
+            Some(name) => fallback_identity(name),
+            None => Err(ResolveError::NotFound),
+        },
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `userEntityRefFromClaims`: the ref the template makes of the claims.
+async fn by_template(
+    catalog: &CatalogClient,
+    template: &RefTemplate,
+    info: &SignInInfo,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let Some(reference) = template.render(info) else {
+        tracing::info!(template = %template, "claimTemplate resolver: a claim it needs is missing");
+        return Err(ResolveError::NotFound);
+    };
+    let (kind, rest) = reference.split_once(':').unwrap_or(("user", &reference));
+    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
+    let query = UserQuery::ByRef {
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    let fallback = allow_without_catalog_user.then_some(reference.as_str());
+    sign_in_with_catalog_user(catalog, &query, fallback).await
 }
 
 /// `local+tag@domain` → `local@domain`, matching Node's `^([^@+]+)(\+[^@]+)?(@.*)$`.

@@ -19,23 +19,19 @@
 //! ```
 
 use figment::value::{Dict, Value};
-use regex::Regex;
 
 use super::SignIn;
 use super::builtin::Resolver;
-use super::rules::{
-    ClaimCondition, ClaimRules, Matcher, OwnershipMode, OwnershipRule, RefTemplate,
-    normalize_group_ref,
-};
+use super::rules::RefTemplate;
 use crate::section::Problem;
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     base: &'a str,
     problems: Vec<Problem>,
 }
 
 impl Parser<'_> {
-    fn problem(&mut self, suffix: &str, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, suffix: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             path: format!("{}.{suffix}", self.base),
             message: message.into(),
@@ -77,7 +73,7 @@ pub fn parse_sign_in(
         }
     }
     if let Some(rules) = dict.get("claimRules") {
-        sign_in.rules = claim_rules(&mut parser, rules);
+        sign_in.rules = super::claim_config::claim_rules(&mut parser, rules);
     }
     if parser.problems.is_empty() {
         Ok(sign_in)
@@ -141,28 +137,59 @@ fn resolver(
             }
         }
         ("userEntityRefFromClaims", _) => {
-            let template = options
-                .get("template")
-                .and_then(Value::as_str)
-                .map(RefTemplate::parse);
-            match template {
-                Some(Ok(template)) => Resolver::ClaimTemplate {
-                    template,
-                    allow_without_catalog_user,
-                },
-                Some(Err(message)) => {
-                    parser.problem(&format!("{at}.template"), message);
-                    return None;
-                }
-                None => {
-                    parser.problem(
-                        &format!("{at}.template"),
-                        "is required, e.g. user:default/{email_local_part}",
-                    );
-                    return None;
-                }
-            }
+            claim_template(parser, &at, options, allow_without_catalog_user)?
         }
+        (name, provider) => match provider_resolver(name, provider, allow_without_catalog_user) {
+            Some(resolver) => resolver,
+            None => {
+                parser.problem(
+                    &format!("{at}.resolver"),
+                    format!("Sign-in resolver '{name}' is not available"),
+                );
+                return None;
+            }
+        },
+    };
+    Some(resolver)
+}
+
+/// `userEntityRefFromClaims` (stagedoor's): a ref built from the IdP's claims.
+fn claim_template(
+    parser: &mut Parser<'_>,
+    at: &str,
+    options: &Dict,
+    allow_without_catalog_user: bool,
+) -> Option<Resolver> {
+    let template = options
+        .get("template")
+        .and_then(Value::as_str)
+        .map(RefTemplate::parse);
+    match template {
+        Some(Ok(template)) => Some(Resolver::ClaimTemplate {
+            template,
+            allow_without_catalog_user,
+        }),
+        Some(Err(message)) => {
+            parser.problem(&format!("{at}.template"), message);
+            None
+        }
+        None => {
+            parser.problem(
+                &format!("{at}.template"),
+                "is required, e.g. user:default/{email_local_part}",
+            );
+            None
+        }
+    }
+}
+
+/// The resolvers Node offers only with some providers (§10.2), with their messages.
+fn provider_resolver(
+    name: &str,
+    provider: &str,
+    allow_without_catalog_user: bool,
+) -> Option<Resolver> {
+    let resolver = match (name, provider) {
         ("emailMatchingUserEntityAnnotation", "google" | "microsoft" | "okta") => {
             let (annotation, missing) = match provider {
                 "google" => ("google.com/email", "Google profile contained no email"),
@@ -205,19 +232,13 @@ fn resolver(
                 allow_without_catalog_user,
             }
         }
-        (other, _) => {
-            parser.problem(
-                &format!("{at}.resolver"),
-                format!("Sign-in resolver '{other}' is not available"),
-            );
-            return None;
-        }
+        _ => return None,
     };
     Some(resolver)
 }
 
 /// `Ok(None)` when absent; `Err` when present but not a list of strings.
-fn string_list(dict: &Dict, key: &str) -> Result<Option<Vec<String>>, ()> {
+pub(super) fn string_list(dict: &Dict, key: &str) -> Result<Option<Vec<String>>, ()> {
     let Some(value) = dict.get(key) else {
         return Ok(None);
     };
@@ -229,130 +250,10 @@ fn string_list(dict: &Dict, key: &str) -> Result<Option<Vec<String>>, ()> {
         .map(Some)
 }
 
-fn claim_rules(parser: &mut Parser<'_>, value: &Value) -> ClaimRules {
-    let mut rules = ClaimRules::default();
-    let Some(dict) = value.as_dict() else {
-        parser.problem(
-            "claimRules",
-            "must be an object with allow, deny, refusedMessage and ownership",
-        );
-        return rules;
-    };
-    for key in dict.keys() {
-        if !matches!(
-            key.as_str(),
-            "allow" | "deny" | "refusedMessage" | "ownership"
-        ) {
-            parser.problem(
-                &format!("claimRules.{key}"),
-                "unknown key; use allow, deny, refusedMessage or ownership",
-            );
-        }
-    }
-    rules.allow = conditions(parser, dict.get("allow"), "claimRules.allow");
-    rules.deny = conditions(parser, dict.get("deny"), "claimRules.deny");
-    rules.refused_message = dict
-        .get("refusedMessage")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    if let Some(ownership) = dict.get("ownership").and_then(Value::as_dict) {
-        rules.ownership_mode = match ownership.get("mode").and_then(Value::as_str) {
-            None | Some("add") => OwnershipMode::Add,
-            Some("replace") => OwnershipMode::Replace,
-            Some(other) => {
-                parser.problem(
-                    "claimRules.ownership.mode",
-                    format!("\"{other}\" is not a mode; use add or replace"),
-                );
-                OwnershipMode::Add
-            }
-        };
-        let items = ownership
-            .get("rules")
-            .and_then(Value::as_array)
-            .unwrap_or_default();
-        for (index, item) in items.iter().enumerate() {
-            let at = format!("claimRules.ownership.rules.{index}");
-            let Some(condition) = condition(parser, item, &at) else {
-                continue;
-            };
-            let refs = item
-                .as_dict()
-                .and_then(|d| string_list(d, "refs").ok().flatten())
-                .unwrap_or_default();
-            if refs.is_empty() {
-                parser.problem(
-                    &format!("{at}.refs"),
-                    "needs a list of entity refs, e.g. ['group:default/{value}']",
-                );
-            }
-            for (position, reference) in refs.iter().enumerate() {
-                let sample = reference.replace(['{', '}'], "");
-                if normalize_group_ref(&sample).is_none() {
-                    parser.problem(&format!("{at}.refs.{position}"), format!("\"{reference}\" is not an entity ref template, e.g. group:default/{{value}}"));
-                }
-            }
-            rules.ownership.push(OwnershipRule { condition, refs });
-        }
-    }
-    rules
-}
-
-fn conditions(parser: &mut Parser<'_>, value: Option<&Value>, at: &str) -> Vec<ClaimCondition> {
-    let Some(value) = value else {
-        return Vec::new();
-    };
-    let Some(items) = value.as_array() else {
-        parser.problem(
-            at,
-            "must be a list of { claim, equals | prefix | regex } conditions",
-        );
-        return Vec::new();
-    };
-    items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, item)| condition(parser, item, &format!("{at}.{index}")))
-        .collect()
-}
-
-fn condition(parser: &mut Parser<'_>, item: &Value, at: &str) -> Option<ClaimCondition> {
-    let dict = item.as_dict();
-    let text = |key: &str| dict.and_then(|d| d.get(key)).and_then(Value::as_str);
-    let Some(claim) = text("claim") else {
-        parser.problem(
-            &format!("{at}.claim"),
-            "is required: the claim to test, e.g. groups",
-        );
-        return None;
-    };
-    let matcher = match (text("equals"), text("prefix"), text("regex")) {
-        (Some(value), None, None) => Matcher::Equals(value.to_owned()),
-        (None, Some(prefix), None) => Matcher::Prefix(prefix.to_owned()),
-        (None, None, Some(pattern)) => match Regex::new(pattern) {
-            Ok(regex) => Matcher::Regex(regex),
-            Err(error) => {
-                parser.problem(
-                    &format!("{at}.regex"),
-                    format!("is not a valid regular expression: {error}"),
-                );
-                return None;
-            }
-        },
-        _ => {
-            parser.problem(at, "needs exactly one of equals, prefix or regex");
-            return None;
-        }
-    };
-    Some(ClaimCondition {
-        claim: claim.to_owned(),
-        matcher,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolvers::OwnershipMode;
 
     fn parse(provider: &str, yaml: &str) -> Result<SignIn, Vec<Problem>> {
         let data = <figment::providers::Yaml as figment::providers::Format>::string(yaml);

@@ -4,6 +4,7 @@
 //! from claims).
 
 mod builtin;
+mod claim_config;
 mod config;
 mod rules;
 

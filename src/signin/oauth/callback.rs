@@ -2,13 +2,15 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::{FlowContext, OAuthEnv, OAuthProvider, binding, failed, header_value, with_cookies};
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
 use crate::identity::SignInResult;
 use crate::oauth::idp::Metadata;
+use crate::oauth::idp::TokenResponse;
+use crate::signin::oauth::cookies::NONCE_MAX_AGE_SECS;
 use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::signin::oauth::frame;
 use crate::signin::oauth::state::OAuthState;
@@ -132,40 +134,7 @@ impl OAuthProvider {
         let metadata = env.idp.metadata().await.map_err(failed)?;
         let (metadata, _) = metadata.as_ref();
         check_issuer(metadata, query.get("iss"))?;
-        let sealed = cookies
-            .get(&format!("{}-flow", self.id))
-            .unwrap_or_default();
-        let secrets = ctx.sealer.open(
-            sealed,
-            &binding(&self.id, &settings.environment, &state.nonce),
-        );
-        let secrets = secrets
-            .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= crate::signin::oauth::cookies::NONCE_MAX_AGE_SECS)
-            .ok_or_else(|| Error::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
-        let code = query.get("code").ok_or_else(|| {
-            Error::new(
-                ErrorName::Error,
-                "Authentication failed, the IdP sent no authorization code",
-            )
-        })?;
-
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", settings.callback_url.as_str()),
-        ];
-        if let Some(verifier) = &secrets.verifier {
-            form.push(("code_verifier", verifier));
-        }
-        let (tokens, id_claims) = env
-            .grant(
-                &form,
-                secrets.nonce.as_deref(),
-                ctx.clock.now_seconds(),
-                |error| settings.behaviour.errors.token(error),
-                "Authentication failed, ",
-            )
-            .await?;
+        let (tokens, id_claims) = self.redeem_code(ctx, env, state, query, cookies).await?;
         if settings.behaviour.require_id_token && tokens.id_token.is_none() {
             return Err(Error::new(
                 ErrorName::Error,
@@ -197,6 +166,51 @@ impl OAuthProvider {
             refresh_cookie.as_deref(),
         );
         Ok((payload, headers))
+    }
+}
+
+impl OAuthProvider {
+    /// Trades the authorization code, with the PKCE verifier and OpenID nonce sealed in this
+    /// browser's flow cookie, for the IdP's tokens and the ID token's claims.
+    async fn redeem_code(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        state: &OAuthState,
+        query: &Query,
+        cookies: &RequestCookies,
+    ) -> Result<(TokenResponse, Map<String, Value>), Error> {
+        let settings = &env.settings;
+        let sealed = cookies
+            .get(&format!("{}-flow", self.id))
+            .unwrap_or_default();
+        let secrets = ctx
+            .sealer
+            .open(sealed, &binding(&self.id, &settings.environment, &state.nonce))
+            .filter(|secrets| ctx.clock.now_seconds() - secrets.sealed_at <= NONCE_MAX_AGE_SECS)
+            .ok_or_else(|| Error::new(ErrorName::Error, "Authentication failed, the sign-in expired or was started in another browser; please sign in again"))?;
+        let code = query.get("code").ok_or_else(|| {
+            Error::new(
+                ErrorName::Error,
+                "Authentication failed, the IdP sent no authorization code",
+            )
+        })?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", settings.callback_url.as_str()),
+        ];
+        if let Some(verifier) = &secrets.verifier {
+            form.push(("code_verifier", verifier));
+        }
+        env.grant(
+            &form,
+            secrets.nonce.as_deref(),
+            ctx.clock.now_seconds(),
+            |error| settings.behaviour.errors.token(error),
+            "Authentication failed, ",
+        )
+        .await
     }
 }
 

@@ -4,8 +4,10 @@
 mod callback;
 pub mod cookies;
 pub mod frame;
+mod logout;
 pub mod origin;
-mod session;
+mod payload;
+mod refresh;
 mod start;
 pub mod state;
 

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{
-    FlowContext, OAuthProvider, binding, header_value, random_base64, random_bytes, with_cookies,
-    with_query,
+    FlowContext, OAuthEnv, OAuthProvider, binding, header_value, random_base64, random_bytes,
+    with_cookies, with_query,
 };
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
@@ -61,25 +61,10 @@ impl OAuthProvider {
             scope: settings.persist_scopes.then(|| scope.clone()),
         };
 
-        let verifier = URL_SAFE_NO_PAD.encode(random_bytes(32)?);
+        let pkce = Pkce::new(metadata.code_challenge_methods_supported.as_deref())?;
         let oidc_nonce = random_base64(16)?;
-        let methods = metadata.code_challenge_methods_supported.as_deref();
-        let (challenge, method) = match methods {
-            Some(methods)
-                if !methods.iter().any(|m| m == "S256") && methods.iter().any(|m| m == "plain") =>
-            {
-                (verifier.clone(), "plain")
-            }
-            _ => (
-                URL_SAFE_NO_PAD.encode(ring::digest::digest(
-                    &ring::digest::SHA256,
-                    verifier.as_bytes(),
-                )),
-                "S256",
-            ),
-        };
         let secrets = FlowSecrets {
-            verifier: Some(verifier),
+            verifier: Some(pkce.verifier.clone()),
             nonce: Some(oidc_nonce.clone()),
             sealed_at: ctx.clock.now_seconds(),
         };
@@ -88,29 +73,17 @@ impl OAuthProvider {
             .seal(&secrets, &binding(&self.id, &settings.environment, &nonce))
             .ok_or_else(|| Error::internal("sealing the sign-in secrets failed", &"seal"))?;
 
-        let mut params: Vec<(&str, &str)> = vec![
-            ("client_id", &settings.client_id),
-            ("scope", &scope),
-            ("response_type", "code"),
-            ("redirect_uri", settings.callback_url.as_str()),
-        ];
-        let encoded_state = state.encode();
-        params.push(("state", &encoded_state));
-        params.push(("nonce", &oidc_nonce));
-        if let Some(prompt) = &settings.prompt {
-            params.push(("prompt", prompt));
-        }
-        params.push(("code_challenge", &challenge));
-        params.push(("code_challenge_method", method));
-        for name in behaviour.forwarded_start_params {
-            if let Some(value) = query.get(name) {
-                params.push((name, value));
-            }
-        }
-        for (key, value) in &settings.start_params {
-            params.push((key, value));
-        }
-        let location = with_query(&metadata.authorization_endpoint, &params);
+        let location = authorize_url(
+            env,
+            &metadata.authorization_endpoint,
+            query,
+            &[
+                ("scope", &scope),
+                ("state", &state.encode()),
+                ("nonce", &oidc_nonce),
+            ],
+            &pkce,
+        );
 
         let app_origin = origin.as_deref().unwrap_or(ctx.origins.app_origin);
         let mut writer = CookieWriter::new(&env.cookies, app_origin, ctx.clock.now_millis());
@@ -121,5 +94,70 @@ impl OAuthProvider {
         headers.insert(header::LOCATION, header_value(&location)?);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         Ok(response)
+    }
+}
+
+/// The IdP's authorize URL with every parameter, in the order Node's strategies send them:
+/// the client, the `request` ones (scope, state, nonce), prompt, PKCE, then what `/start`
+/// forwards and the configured extras.
+fn authorize_url(
+    env: &OAuthEnv,
+    endpoint: &str,
+    query: &Query,
+    request: &[(&str, &str); 3],
+    pkce: &Pkce,
+) -> String {
+    let settings = &env.settings;
+    let mut params: Vec<(&str, &str)> = vec![
+        ("client_id", &settings.client_id),
+        request[0],
+        ("response_type", "code"),
+        ("redirect_uri", settings.callback_url.as_str()),
+        request[1],
+        request[2],
+    ];
+    if let Some(prompt) = &settings.prompt {
+        params.push(("prompt", prompt));
+    }
+    params.push(("code_challenge", &pkce.challenge));
+    params.push(("code_challenge_method", pkce.method));
+    for name in settings.behaviour.forwarded_start_params {
+        if let Some(value) = query.get(name) {
+            params.push((name, value));
+        }
+    }
+    for (key, value) in &settings.start_params {
+        params.push((key, value));
+    }
+    with_query(endpoint, &params)
+}
+
+/// RFC 7636: the verifier (kept sealed in the flow cookie) and its challenge; S256 unless the
+/// IdP offers only `plain`.
+struct Pkce {
+    verifier: String,
+    challenge: String,
+    method: &'static str,
+}
+
+impl Pkce {
+    fn new(methods_supported: Option<&[String]>) -> Result<Self, Error> {
+        let verifier = URL_SAFE_NO_PAD.encode(random_bytes(32)?);
+        let plain_only = methods_supported.is_some_and(|methods| {
+            !methods.iter().any(|m| m == "S256") && methods.iter().any(|m| m == "plain")
+        });
+        if plain_only {
+            return Ok(Self {
+                challenge: verifier.clone(),
+                verifier,
+                method: "plain",
+            });
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+        Ok(Self {
+            challenge: URL_SAFE_NO_PAD.encode(digest),
+            verifier,
+            method: "S256",
+        })
     }
 }

@@ -1,0 +1,176 @@
+//! The session a sign-in or refresh gives the frontend: userinfo (about the ID token's subject),
+//! the profile, the IdP's tokens, and the identity the sign-in resolvers find.
+
+use serde_json::{Map, Value};
+
+use super::{FlowContext, OAuthEnv, OAuthProvider, failed};
+use crate::error::{Error, ErrorName};
+use crate::identity::{BackstageIdentityResponse, Profile, ProviderInfo, SignInResult};
+use crate::oauth::idp::TokenResponse;
+use crate::providers::oauth::{Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall};
+use crate::resolvers::SignInInfo;
+
+const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
+
+impl OAuthProvider {
+    /// `{profile, providerInfo, backstageIdentity?}`, after userinfo and the resolvers.
+    pub(super) async fn session_payload(
+        &self,
+        ctx: &FlowContext<'_>,
+        env: &OAuthEnv,
+        tokens: &TokenResponse,
+        id_claims: &Map<String, Value>,
+        scope: &str,
+    ) -> Result<SignInResult, Error> {
+        let access_token = tokens
+            .access_token
+            .as_deref()
+            .ok_or_else(|| Error::new(ErrorName::Error, "Failed to obtain access token"))?;
+        let userinfo = fetch_userinfo(env, access_token).await?;
+        check_same_subject(id_claims, &userinfo)?;
+        let text = |name: &str| {
+            userinfo
+                .get(name)
+                .or_else(|| id_claims.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let behaviour = &env.settings.behaviour;
+        let profile = profile(behaviour, &userinfo, id_claims);
+        // The signed ID token's claims win over userinfo's.
+        let mut claims = userinfo.clone();
+        claims.extend(id_claims.clone());
+        let provider_info = ProviderInfo {
+            id_token: tokens.id_token.clone(),
+            access_token: access_token.to_owned(),
+            scope: scope.to_owned(),
+            expires_in_seconds: tokens
+                .expires_in
+                .as_ref()
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+        };
+        let mut result = SignInResult {
+            profile: profile.clone(),
+            provider_info: Some(provider_info),
+            backstage_identity: None,
+        };
+        if env.settings.sign_in.is_configured() {
+            let info = SignInInfo {
+                username: behaviour.username_claim.and_then(text),
+                user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+                profile,
+                claims,
+            };
+            let resolved = env
+                .settings
+                .sign_in
+                .resolve(&info, ctx.catalog)
+                .await
+                .map_err(|error| with_email_hint(error, &env.settings))?;
+            let issued = ctx
+                .issuer
+                .issue(&resolved.user_entity_ref, &resolved.ownership_refs)
+                .await?;
+            result.backstage_identity = Some(BackstageIdentityResponse::new(
+                issued,
+                ctx.clock.now_millis(),
+            ));
+        }
+        Ok(result)
+    }
+}
+
+async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {
+    let post = match env.settings.behaviour.userinfo {
+        UserinfoCall::None => return Ok(Map::new()),
+        UserinfoCall::Get => false,
+        UserinfoCall::Post => true,
+    };
+    let metadata = env.idp.metadata().await.map_err(failed)?;
+    let endpoint = metadata.0.userinfo_endpoint.as_deref().ok_or_else(|| {
+        Error::new(
+            ErrorName::Error,
+            "OIDC IdP must provide a userinfo_endpoint in the metadata response",
+        )
+    })?;
+    env.idp
+        .userinfo(endpoint, access_token, post)
+        .await
+        .map_err(failed)
+}
+
+/// OpenID Connect Core §5.3.2: userinfo is about the ID token's subject, or it is not used.
+fn check_same_subject(
+    id_claims: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+) -> Result<(), Error> {
+    let Some(subject) = id_claims.get("sub") else {
+        return Ok(());
+    };
+    if userinfo.is_empty() || userinfo.get("sub") == Some(subject) {
+        return Ok(());
+    }
+    let shown = |value: Option<&Value>| match value {
+        Some(Value::String(text)) => format!("'{text}'"),
+        Some(other) => other.to_string(),
+        None => "missing".to_owned(),
+    };
+    Err(Error::new(
+        ErrorName::Error,
+        format!(
+            "The IdP's userinfo response is for subject {}, but its ID token is for {} (OpenID Connect Core 5.3.2)",
+            shown(userinfo.get("sub")),
+            shown(Some(subject))
+        ),
+    ))
+}
+
+/// The profile the frontend shows (§11.0, §11.1); absent values stay absent.
+fn profile(
+    behaviour: &Behaviour,
+    userinfo: &Map<String, Value>,
+    id_claims: &Map<String, Value>,
+) -> Profile {
+    let from = |claims: &Map<String, Value>, name: &str| {
+        claims.get(name).and_then(Value::as_str).map(str::to_owned)
+    };
+    let unverified =
+        |claims: &Map<String, Value>| claims.get("email_verified") == Some(&Value::Bool(false));
+    match behaviour.profile {
+        ProfileStyle::VerifiedEmailOnly => Profile {
+            email: from(userinfo, "email")
+                .filter(|_| userinfo.get("email_verified") == Some(&Value::Bool(true))),
+            picture: from(userinfo, "picture"),
+            display_name: from(userinfo, "name"),
+        },
+        ProfileStyle::Passport => {
+            let email = match from(userinfo, "email") {
+                Some(_) if unverified(userinfo) => None,
+                Some(email) => Some(email),
+                None => from(id_claims, "email").filter(|_| !unverified(id_claims)),
+            };
+            let display_name = ["name", "preferred_username", "sub"]
+                .iter()
+                .find_map(|name| from(userinfo, name))
+                .or_else(|| from(id_claims, "name"));
+            let picture = from(userinfo, "picture").filter(|_| behaviour.picture_from_userinfo);
+            Profile {
+                email,
+                picture: picture.or_else(|| from(id_claims, "picture")),
+                display_name,
+            }
+        }
+    }
+}
+
+/// Node's message, plus what the operator can do about it.
+fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
+    if error.message == NO_EMAIL {
+        error.message = format!(
+            "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
+            settings.provider, settings.environment
+        )
+        .into();
+    }
+    error
+}
