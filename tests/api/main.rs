@@ -17,6 +17,7 @@ mod hardening_server;
 mod http_conventions;
 mod id_token_validation;
 mod kubernetes;
+mod layers;
 mod node_interop;
 mod oauth_presets;
 mod oidc_sign_in;
