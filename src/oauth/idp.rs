@@ -58,7 +58,7 @@ impl IdpError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TokenResponse {
     pub access_token: Option<String>,
     pub id_token: Option<String>,
@@ -284,6 +284,27 @@ impl IdpClient {
         response.json().await.map_err(|e| {
             IdpError::transport(format!("the IdP's userinfo response is not JSON: {e}"))
         })
+    }
+
+    /// A provider API's answer to `GET url` with the access token as Bearer: its status and
+    /// body (JSON, or `Null` when it is not JSON). Only a failure to get any answer is an error.
+    pub async fn api_get(
+        &self,
+        url: &str,
+        access_token: &str,
+    ) -> Result<(reqwest::StatusCode, Value), IdpError> {
+        let request = self
+            .http
+            .get(url)
+            .timeout(self.timeout)
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        let response = self
+            .send(request, &format!("cannot reach the IdP's API at {url}"))
+            .await?;
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
     }
 
     pub async fn revoke(

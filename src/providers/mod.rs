@@ -4,6 +4,7 @@
 //! module and one line in [`REGISTRY`].
 
 pub mod auth0;
+pub mod github;
 pub mod guest;
 pub mod oauth;
 pub mod oauth2;
@@ -54,6 +55,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "oauth2",
         kind: Kind::OAuth(oauth2::settings),
+    },
+    Registration {
+        id: "github",
+        kind: Kind::OAuth(github::settings),
     },
 ];
 

@@ -3,12 +3,13 @@
 //! cookies' lifetime, resolvers) and the [`Behaviour`] in which providers differ, plus the
 //! reader of the keys they all share. Each provider module fills these in.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
 use crate::error::{Error, ErrorName};
-use crate::oauth::idp::{ClientAuth, IdpError, Metadata};
+use crate::oauth::idp::{ClientAuth, IdpClient, IdpError, Metadata};
 use crate::resolvers::SignIn;
 use crate::section::Section;
 
@@ -74,6 +75,62 @@ pub struct Behaviour {
     /// Whether the profile's picture may come from userinfo; the passport presets' strategies
     /// map no photo, so theirs comes from the ID token only (§11.0).
     pub picture_from_userinfo: bool,
+    /// Where the profile comes from when it is not OpenID userinfo: the provider's own API
+    /// (GitHub's `/user`, ...).
+    pub profile_api: Option<Arc<dyn ProfileApi>>,
+    /// Whether an OpenID `nonce` goes with the authorize request (not for plain OAuth 2.0
+    /// providers such as GitHub).
+    pub openid_nonce: bool,
+    pub refresh: RefreshStyle,
+}
+
+/// How a session is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshStyle {
+    /// A refresh grant at the token endpoint.
+    Grant,
+    /// For tokens that never expire (GitHub's OAuth apps issue no refresh token): the access
+    /// token itself, behind `prefix`, is the refresh cookie, and a refresh reads the profile
+    /// again with it, without a token request, if the scope asked for was granted. A cookie
+    /// without the prefix is a refresh token, refreshed with a grant.
+    AccessTokenCookie { prefix: &'static str },
+}
+
+impl ErrorWording {
+    /// The provider's user API gave no profile (passport's `Failed to fetch user profile`).
+    pub fn profile(self, failure: ApiFailure) -> Error {
+        let message = match failure {
+            ApiFailure::InvalidToken => "Invalid access token".to_owned(),
+            ApiFailure::Failed(reason) => format!("Failed to fetch user profile - {reason}"),
+        };
+        Error::new(ErrorName::Error, message)
+    }
+}
+
+/// A provider's own user API, read with the access token.
+pub trait ProfileApi: Send + Sync + std::fmt::Debug {
+    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a>;
+}
+
+pub type ApiFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ApiProfile, ApiFailure>> + Send + 'a>,
+>;
+
+/// What a provider's API says about the user: the profile the frontend shows, and what the
+/// resolvers match (`username`, `user_id`, and every field as a claim).
+#[derive(Debug, Default)]
+pub struct ApiProfile {
+    pub profile: crate::identity::Profile,
+    pub username: Option<String>,
+    pub user_id: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why the API gave no profile: the token was refused (401), or another failure (its words).
+#[derive(Debug)]
+pub enum ApiFailure {
+    InvalidToken,
+    Failed(String),
 }
 
 /// The words Node's strategy libraries put around an IdP's error (§11.0.1, §11.1, §11.4).
@@ -86,6 +143,9 @@ pub enum ErrorWording {
     Passport,
     /// passport-auth0: every callback error is `Authentication rejected, ` with no reason.
     Auth0,
+    /// passport-github2: GitHub answers a refused code or refresh token with HTTP 200 and no
+    /// access token, so Node only says that no token came.
+    GitHub,
 }
 
 impl ErrorWording {
@@ -113,6 +173,7 @@ impl ErrorWording {
                 format!("Authentication {verb}, {}", description.unwrap_or(error))
             }
             Self::Auth0 => "Authentication rejected, ".to_owned(),
+            Self::GitHub => return Self::Passport.callback(error, description),
         };
         Error::new(ErrorName::Error, message)
     }
@@ -121,6 +182,12 @@ impl ErrorWording {
     /// passport-oauth2's `Failed to refresh access token` wrapping it (Node's inner message
     /// is `unknown error '[object Object]'`; stagedoor keeps the IdP's words there).
     pub fn refresh(self, error: IdpError) -> Error {
+        if self == Self::GitHub && error.error.is_some() {
+            return Error::new(
+                ErrorName::Error,
+                "Failed to refresh access token, no access token received",
+            );
+        }
         if self != Self::OpenIdClient {
             let reason = Error::new(ErrorName::Error, error.message);
             return Error::caused_by(ErrorName::Error, "Failed to refresh access token", reason);
@@ -144,6 +211,7 @@ impl ErrorWording {
     pub fn token(self, error: IdpError) -> Error {
         let reason = match (self, &error.error) {
             (Self::OpenIdClient, _) | (_, None) => error.message,
+            (Self::GitHub, Some(_)) => "Failed to obtain access token".to_owned(),
             (_, Some(code)) => error.description.unwrap_or_else(|| code.clone()),
         };
         Error::new(ErrorName::Error, format!("Authentication failed, {reason}"))
@@ -166,6 +234,9 @@ impl Behaviour {
             errors: ErrorWording::OpenIdClient,
             username_claim: Some("preferred_username"),
             picture_from_userinfo: true,
+            profile_api: None,
+            openid_nonce: true,
+            refresh: RefreshStyle::Grant,
         }
     }
 

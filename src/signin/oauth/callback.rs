@@ -4,12 +4,14 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
+use super::payload::Phase;
 use super::{FlowContext, OAuthEnv, OAuthProvider, binding, failed, header_value, with_cookies};
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
 use crate::identity::SignInResult;
 use crate::oauth::idp::Metadata;
 use crate::oauth::idp::TokenResponse;
+use crate::providers::oauth::RefreshStyle;
 use crate::signin::oauth::cookies::NONCE_MAX_AGE_SECS;
 use crate::signin::oauth::cookies::{CookieWriter, RequestCookies};
 use crate::signin::oauth::frame;
@@ -147,12 +149,12 @@ impl OAuthProvider {
             (_, false) => env.reported_scope("", &tokens),
         };
         let payload = self
-            .session_payload(ctx, env, &tokens, &id_claims, &scope)
+            .session_payload(ctx, env, &tokens, &id_claims, &scope, Phase::SignIn)
             .await?;
 
-        let refresh_cookie = match tokens.refresh_token.as_deref() {
+        let refresh_cookie = match refresh_token(env, &tokens) {
             Some(refresh_token) => Some(
-                ctx.refresh_cookie_value(&self.id, env, &payload, refresh_token)
+                ctx.refresh_cookie_value(&self.id, env, &payload, &refresh_token)
                     .await?,
             ),
             None => None,
@@ -211,6 +213,21 @@ impl OAuthProvider {
             "Authentication failed, ",
         )
         .await
+    }
+}
+
+/// What the refresh cookie keeps: the IdP's refresh token; or, for tokens that never expire
+/// where the provider says so (GitHub's OAuth apps), the access token behind its prefix.
+fn refresh_token(env: &OAuthEnv, tokens: &TokenResponse) -> Option<String> {
+    if let Some(refresh_token) = &tokens.refresh_token {
+        return Some(refresh_token.clone());
+    }
+    match env.settings.behaviour.refresh {
+        RefreshStyle::AccessTokenCookie { prefix } if tokens.expires_in.is_none() => tokens
+            .access_token
+            .as_ref()
+            .map(|token| format!("{prefix}{token}")),
+        _ => None,
     }
 }
 

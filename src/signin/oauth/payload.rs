@@ -7,13 +7,31 @@ use super::{FlowContext, OAuthEnv, OAuthProvider, failed};
 use crate::error::{Error, ErrorName};
 use crate::identity::{BackstageIdentityResponse, Profile, ProviderInfo, SignInResult};
 use crate::oauth::idp::TokenResponse;
-use crate::providers::oauth::{Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall};
+use crate::providers::oauth::{
+    ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
+};
 use crate::resolvers::SignInInfo;
+
+/// Which route asks: their failures are worded differently, as in Node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    SignIn,
+    Refresh,
+}
+
+/// A failure during the callback, as passport reports it.
+fn failed_sign_in(error: Error) -> Error {
+    Error::new(
+        ErrorName::Error,
+        format!("Authentication failed, {}", error.message),
+    )
+}
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
 
 impl OAuthProvider {
-    /// `{profile, providerInfo, backstageIdentity?}`, after userinfo and the resolvers.
+    /// `{profile, providerInfo, backstageIdentity?}`, after the user's profile (userinfo, or
+    /// the provider's API) and the resolvers.
     pub(super) async fn session_payload(
         &self,
         ctx: &FlowContext<'_>,
@@ -21,25 +39,13 @@ impl OAuthProvider {
         tokens: &TokenResponse,
         id_claims: &Map<String, Value>,
         scope: &str,
+        phase: Phase,
     ) -> Result<SignInResult, Error> {
         let access_token = tokens
             .access_token
             .as_deref()
             .ok_or_else(|| Error::new(ErrorName::Error, "Failed to obtain access token"))?;
-        let userinfo = fetch_userinfo(env, access_token).await?;
-        check_same_subject(id_claims, &userinfo)?;
-        let text = |name: &str| {
-            userinfo
-                .get(name)
-                .or_else(|| id_claims.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let behaviour = &env.settings.behaviour;
-        let profile = profile(behaviour, &userinfo, id_claims);
-        // The signed ID token's claims win over userinfo's.
-        let mut claims = userinfo.clone();
-        claims.extend(id_claims.clone());
+        let user = user(env, access_token, id_claims, phase).await?;
         let provider_info = ProviderInfo {
             id_token: tokens.id_token.clone(),
             access_token: access_token.to_owned(),
@@ -50,16 +56,16 @@ impl OAuthProvider {
                 .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
         };
         let mut result = SignInResult {
-            profile: profile.clone(),
+            profile: user.profile.clone(),
             provider_info: Some(provider_info),
             backstage_identity: None,
         };
         if env.settings.sign_in.is_configured() {
             let info = SignInInfo {
-                username: behaviour.username_claim.and_then(text),
-                user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-                profile,
-                claims,
+                username: user.username,
+                user_id: user.user_id,
+                profile: user.profile,
+                claims: user.claims,
             };
             let resolved = env
                 .settings
@@ -78,6 +84,45 @@ impl OAuthProvider {
         }
         Ok(result)
     }
+}
+
+/// Who signed in: from the provider's own API where it has one, else from OpenID userinfo
+/// and the ID token.
+async fn user(
+    env: &OAuthEnv,
+    access_token: &str,
+    id_claims: &Map<String, Value>,
+    phase: Phase,
+) -> Result<ApiProfile, Error> {
+    let behaviour = &env.settings.behaviour;
+    if let Some(api) = &behaviour.profile_api {
+        return api.fetch(&env.idp, access_token).await.map_err(|failure| {
+            let error = behaviour.errors.profile(failure);
+            match phase {
+                Phase::SignIn => failed_sign_in(error),
+                Phase::Refresh => error,
+            }
+        });
+    }
+    let userinfo = fetch_userinfo(env, access_token).await?;
+    check_same_subject(id_claims, &userinfo)?;
+    let text = |name: &str| {
+        userinfo
+            .get(name)
+            .or_else(|| id_claims.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let profile = profile(behaviour, &userinfo, id_claims);
+    // The signed ID token's claims win over userinfo's.
+    let mut claims = userinfo.clone();
+    claims.extend(id_claims.clone());
+    Ok(ApiProfile {
+        profile,
+        username: behaviour.username_claim.and_then(text),
+        user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+        claims,
+    })
 }
 
 async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {

@@ -2,13 +2,18 @@
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Map, Value};
 
 use super::logout::revoke;
+use super::payload::Phase;
 use super::{FlowContext, OAuthEnv, OAuthProvider, request_origin, require_xrw, with_cookies};
 use crate::error::{Error, ErrorName};
 use crate::http::Query;
 use crate::http::error::json_response;
 use crate::identity::SignInResult;
+use crate::oauth::idp::TokenResponse;
+use crate::oauth::scopes;
+use crate::providers::oauth::RefreshStyle;
 use crate::sessions::SessionManager;
 use crate::signin::oauth::cookies::RequestCookies;
 use crate::store::SessionRow;
@@ -51,39 +56,33 @@ impl OAuthProvider {
         headers: &HeaderMap,
         origin: &str,
     ) -> Result<(SignInResult, Vec<HeaderValue>), Error> {
-        let settings = &env.settings;
         let cookies = RequestCookies::from_headers(headers);
         let cookie = cookies
             .get_chunked(&format!("{}-refresh-token", self.id))
             .ok_or_else(|| Error::input("Missing session cookie"))?;
         let (refresh_token, session) = self.refresh_token(ctx, env, cookie).await?;
         let scope = env.scope(&self.id, query, &cookies);
-        let sent_scope = env.sent_scope(scope.clone());
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.as_str()),
-        ];
-        if settings.behaviour.scope_on_refresh {
-            form.push(("scope", &sent_scope));
-        }
-        let (tokens, id_claims) = env
-            .grant(
-                &form,
-                None,
-                ctx.clock.now_seconds(),
-                |error| settings.behaviour.errors.refresh(error),
-                "",
-            )
-            .await?;
-        if settings.behaviour.require_id_token_on_refresh && tokens.id_token.is_none() {
-            return Err(Error::new(
-                ErrorName::Error,
-                "Failed to refresh access token: the IdP returned no ID token",
-            ));
-        }
+        let (tokens, id_claims) = match stored_access_token(env, &refresh_token) {
+            Some(access_token) => {
+                require_granted(&self.id, &scope, &cookies)?;
+                let tokens = TokenResponse {
+                    access_token: Some(access_token.to_owned()),
+                    ..TokenResponse::default()
+                };
+                (tokens, Map::new())
+            }
+            None => refresh_grant(ctx, env, &refresh_token, &scope).await?,
+        };
         let reported_scope = env.reported_scope(&scope, &tokens);
         let payload = self
-            .session_payload(ctx, env, &tokens, &id_claims, &reported_scope)
+            .session_payload(
+                ctx,
+                env,
+                &tokens,
+                &id_claims,
+                &reported_scope,
+                Phase::Refresh,
+            )
             .await?;
 
         // A refresh token the IdP rotated replaces the cookie (or the session's copy); an
@@ -142,6 +141,67 @@ impl OAuthProvider {
             None => Ok((cookie, None)),
         }
     }
+}
+
+/// The access token a refresh cookie keeps instead of a refresh token (GitHub's OAuth apps).
+fn stored_access_token<'a>(env: &OAuthEnv, cookie: &'a str) -> Option<&'a str> {
+    match env.settings.behaviour.refresh {
+        RefreshStyle::AccessTokenCookie { prefix } => cookie.strip_prefix(prefix),
+        RefreshStyle::Grant => None,
+    }
+}
+
+/// Without a token request nothing new can be granted: every scope asked for must already be
+/// in the granted-scope cookie (else the frontend opens the popup again).
+fn require_granted(provider: &str, scope: &str, cookies: &RequestCookies) -> Result<(), Error> {
+    let granted = cookies
+        .get(&format!("{provider}-granted-scope"))
+        .map(scopes::split)
+        .unwrap_or_default();
+    if scopes::split(scope)
+        .iter()
+        .all(|asked| granted.contains(asked))
+    {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorName::Error,
+        "Refresh failed, session has not been granted the requested scope",
+    ))
+}
+
+/// A refresh grant with `refresh_token` (and the scope, where the provider sends it).
+async fn refresh_grant(
+    ctx: &FlowContext<'_>,
+    env: &OAuthEnv,
+    refresh_token: &str,
+    scope: &str,
+) -> Result<(TokenResponse, Map<String, Value>), Error> {
+    let settings = &env.settings;
+    let sent_scope = env.sent_scope(scope.to_owned());
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    if settings.behaviour.scope_on_refresh {
+        form.push(("scope", &sent_scope));
+    }
+    let (tokens, id_claims) = env
+        .grant(
+            &form,
+            None,
+            ctx.clock.now_seconds(),
+            |error| settings.behaviour.errors.refresh(error),
+            "",
+        )
+        .await?;
+    if settings.behaviour.require_id_token_on_refresh && tokens.id_token.is_none() {
+        return Err(Error::new(
+            ErrorName::Error,
+            "Failed to refresh access token: the IdP returned no ID token",
+        ));
+    }
+    Ok((tokens, id_claims))
 }
 
 /// The session was revoked ("sign out everywhere"), expired, or never existed.

@@ -62,10 +62,13 @@ impl OAuthProvider {
         };
 
         let pkce = Pkce::new(metadata.code_challenge_methods_supported.as_deref())?;
-        let oidc_nonce = random_base64(16)?;
+        let oidc_nonce = match settings.behaviour.openid_nonce {
+            true => Some(random_base64(16)?),
+            false => None,
+        };
         let secrets = FlowSecrets {
             verifier: Some(pkce.verifier.clone()),
-            nonce: Some(oidc_nonce.clone()),
+            nonce: oidc_nonce.clone(),
             sealed_at: ctx.clock.now_seconds(),
         };
         let sealed = ctx
@@ -77,11 +80,8 @@ impl OAuthProvider {
             env,
             &metadata.authorization_endpoint,
             query,
-            &[
-                ("scope", &scope),
-                ("state", &state.encode()),
-                ("nonce", &oidc_nonce),
-            ],
+            &[("scope", &scope), ("state", &state.encode())],
+            oidc_nonce.as_deref(),
             &pkce,
         );
 
@@ -98,13 +98,14 @@ impl OAuthProvider {
 }
 
 /// The IdP's authorize URL with every parameter, in the order Node's strategies send them:
-/// the client, the `request` ones (scope, state, nonce), prompt, PKCE, then what `/start`
-/// forwards and the configured extras.
+/// the client, the `request` ones (scope, state), the OpenID nonce, prompt, PKCE, then what
+/// `/start` forwards and the configured extras.
 fn authorize_url(
     env: &OAuthEnv,
     endpoint: &str,
     query: &Query,
-    request: &[(&str, &str); 3],
+    request: &[(&str, &str); 2],
+    nonce: Option<&str>,
     pkce: &Pkce,
 ) -> String {
     let settings = &env.settings;
@@ -114,8 +115,10 @@ fn authorize_url(
         ("response_type", "code"),
         ("redirect_uri", settings.callback_url.as_str()),
         request[1],
-        request[2],
     ];
+    if let Some(nonce) = nonce {
+        params.push(("nonce", nonce));
+    }
     if let Some(prompt) = &settings.prompt {
         params.push(("prompt", prompt));
     }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod dns;
 pub mod exchange;
+pub mod fakes;
 pub mod fixtures;
 pub mod idp;
 pub mod image;
