@@ -157,6 +157,8 @@ impl JwksCache {
         }
         let now = self.clock.now_millis();
         let per_kid = matches!(self.source, KeySource::PemPerKid(_));
+        // Keys published by kid are found by kid only.
+        let by_kid_only = !matches!(self.source, KeySource::JwkSet(_));
         let recently = if per_kid {
             now.saturating_sub(self.last_miss.load(Ordering::Relaxed)) < MIN_REFETCH_INTERVAL_MS
         } else {
@@ -166,7 +168,7 @@ impl JwksCache {
                 .is_some_and(|set| now.saturating_sub(set.fetched_at) < MIN_REFETCH_INTERVAL_MS)
         };
         let unknown = || JwsError::UnknownKey(format!("no key with kid {kid:?} in {}", self.name));
-        if recently || (per_kid && kid.is_none()) {
+        if recently || (by_kid_only && kid.is_none()) {
             return Err(unknown());
         }
         let fetched = match key_source::fetch(&self.http, self.timeout, &self.source, kid).await {
@@ -199,6 +201,9 @@ impl JwksCache {
 
     fn lookup(&self, kid: Option<&str>) -> Option<Vec<Arc<PublicKey>>> {
         let set = self.current.load_full()?;
+        if kid.is_none() && !matches!(self.source, KeySource::JwkSet(_)) {
+            return None;
+        }
         match kid {
             Some(kid) => set.keys.get(kid).map(|key| vec![key.clone()]),
             None if !set.anonymous.is_empty() || !set.keys.is_empty() => Some(

@@ -7,10 +7,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::jose::PublicKey;
+
+/// What `encodeURIComponent` escapes.
+pub const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -55,7 +67,7 @@ pub(super) async fn fetch(
         (KeySource::PemPerKid(base), Some(kid)) => format!(
             "{}/{}",
             base.trim_end_matches('/'),
-            utf8_percent_encode(kid, NON_ALPHANUMERIC)
+            utf8_percent_encode(kid, URI_COMPONENT)
         ),
         (KeySource::PemPerKid(_), None) => return Err(FetchError::NoSuchKey),
         (source, _) => source.url().to_owned(),

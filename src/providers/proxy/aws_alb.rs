@@ -35,7 +35,7 @@ pub struct AlbSettings {
 /// ALB's key endpoint for `region` (GovCloud's is an S3 bucket).
 pub fn default_keys_url(region: &str) -> String {
     let region: String =
-        percent_encoding::utf8_percent_encode(region, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(region, crate::oauth::key_source::URI_COMPONENT)
             .to_string();
     if region.starts_with("us-gov") {
         format!("https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}")
