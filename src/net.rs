@@ -35,6 +35,13 @@ impl ClientInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+impl std::fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "[{}]", entries.join(", "))
+    }
+}
+
 impl TrustedProxies {
     /// CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses. Returns the index and the text
     /// of the first entry that is neither.
