@@ -156,7 +156,7 @@ enum Verifier {
     OAuth2Proxy,
     GcpIap(gcp_iap::GcpIap),
     AwsAlb(aws_alb::AwsAlb),
-    CfAccess(cf_access::CfAccess),
+    CfAccess(Box<cf_access::CfAccess>),
     AzureEasyAuth,
 }
 
@@ -176,7 +176,7 @@ impl ProxyProvider {
             ProxyKind::GcpIap(iap) => Verifier::GcpIap(gcp_iap::GcpIap::new(iap, http, &clock)),
             ProxyKind::AwsAlb(alb) => Verifier::AwsAlb(aws_alb::AwsAlb::new(alb, http, &clock)),
             ProxyKind::CfAccess(cf) => {
-                Verifier::CfAccess(cf_access::CfAccess::new(cf, http, &clock))
+                Verifier::CfAccess(Box::new(cf_access::CfAccess::new(cf, http, &clock)))
             }
             ProxyKind::AzureEasyAuth => Verifier::AzureEasyAuth,
         };

@@ -111,7 +111,11 @@ const NBF_SKEW: i64 = 60;
 
 /// `exp` (required, `exp_leeway` seconds of grace) and `nbf`, as jose's `jwtVerify` words
 /// them. `iat` is not checked (jose checks it only against a maximum age).
-pub(super) fn times(claims: &Map<String, Value>, now: i64, exp_leeway: i64) -> Result<i64, Refused> {
+pub(super) fn times(
+    claims: &Map<String, Value>,
+    now: i64,
+    exp_leeway: i64,
+) -> Result<i64, Refused> {
     let times = Times {
         now,
         exp_leeway,
@@ -128,9 +132,12 @@ pub(super) fn times(claims: &Map<String, Value>, now: i64, exp_leeway: i64) -> R
         TimeError::Expired { .. } => {
             Refused::jose("JWTExpired", "\"exp\" claim timestamp check failed")
         }
-        TimeError::NotYetValid { .. } | TimeError::IssuedInTheFuture { .. } | TimeError::MissingIat => {
-            Refused::jose("JWTClaimValidationFailed", "\"nbf\" claim timestamp check failed")
-        }
+        TimeError::NotYetValid { .. }
+        | TimeError::IssuedInTheFuture { .. }
+        | TimeError::MissingIat => Refused::jose(
+            "JWTClaimValidationFailed",
+            "\"nbf\" claim timestamp check failed",
+        ),
     })
 }
 

@@ -55,7 +55,8 @@ fn field<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
     if let Some(annotation) = key.strip_prefix("metadata.annotations.") {
         return entity["metadata"]["annotations"].get(annotation);
     }
-    key.split('.').try_fold(entity, |value, part| value.get(part))
+    key.split('.')
+        .try_fold(entity, |value, part| value.get(part))
 }
 
 fn matches(entity: &Value, filter: &str) -> bool {
@@ -82,7 +83,10 @@ async fn by_name(
     let found = users().into_iter().find(|entity| {
         kind.eq_ignore_ascii_case("user")
             && namespace.eq_ignore_ascii_case("default")
-            && entity["metadata"]["name"].as_str().unwrap().eq_ignore_ascii_case(&name)
+            && entity["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(&name)
     });
     match found {
         Some(entity) => json_answer(StatusCode::OK, &entity),

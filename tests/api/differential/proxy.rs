@@ -7,12 +7,18 @@
 use serde_json::Value;
 
 use super::proxy_cases::{Expect, ProxyCase, Tweak, cases};
+use crate::common::TestServer;
 use crate::common::node::{self, NodeBackend};
 use crate::common::proxy_keys::KeyServer;
-use crate::common::TestServer;
 use crate::proxy_providers::{app_service_env, provider_config};
 
-const MODULES: [&str; 5] = ["oauth2-proxy", "gcp-iap", "aws-alb", "cloudflare-access", "azure-easyauth"];
+const MODULES: [&str; 5] = [
+    "oauth2-proxy",
+    "gcp-iap",
+    "aws-alb",
+    "cloudflare-access",
+    "azure-easyauth",
+];
 const RESOLVERS: [(&str, &str); 5] = [
     ("oauth2Proxy", "forwardedUserMatchingUserEntityName"),
     ("gcpIap", "emailMatchingUserEntityAnnotation"),
@@ -33,7 +39,10 @@ fn auth_config(keys: &KeyServer) -> String {
 
 async fn start_node(keys: &KeyServer, auth: &str) -> NodeBackend {
     let fixtures = crate::common::manifest_dir().join("tests/fixtures/node");
-    let preload = format!("--require {}", fixtures.join("proxy-redirect-hosts.cjs").display());
+    let preload = format!(
+        "--require {}",
+        fixtures.join("proxy-redirect-hosts.cjs").display()
+    );
     let catalog = fixtures.join("proxy-backend/catalog/org.yaml");
     let catalog = catalog.to_str().unwrap();
     let mut env = vec![
@@ -41,10 +50,15 @@ async fn start_node(keys: &KeyServer, auth: &str) -> NodeBackend {
         ("PROXY_REDIRECT_TO", keys.base.as_str()),
         ("CATALOG_FILE", catalog),
     ];
-    let website: Vec<(&str, String)> = ["WEBSITE_SKU", "WEBSITE_AUTH_ENABLED", "WEBSITE_AUTH_DEFAULT_PROVIDER", "WEBSITE_AUTH_TOKEN_STORE"]
-        .into_iter()
-        .map(|name| (name, app_service_env(name).unwrap()))
-        .collect();
+    let website: Vec<(&str, String)> = [
+        "WEBSITE_SKU",
+        "WEBSITE_AUTH_ENABLED",
+        "WEBSITE_AUTH_DEFAULT_PROVIDER",
+        "WEBSITE_AUTH_TOKEN_STORE",
+    ]
+    .into_iter()
+    .map(|name| (name, app_service_env(name).unwrap()))
+    .collect();
     env.extend(website.iter().map(|(name, value)| (*name, value.as_str())));
     NodeBackend::start_auth(&MODULES, auth, &env).await
 }
@@ -77,7 +91,10 @@ async fn refresh(http: &reqwest::Client, url: &str, headers: &[(String, String)]
         request = request.header(name, value);
     }
     let response = request.send().await.expect("refresh");
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// What must agree: status, error name and message, or the identity, profile and
@@ -95,27 +112,59 @@ fn summary(provider: &str, (status, body): &(u16, Value)) -> Value {
             _ => None,
         };
     }
-    serde_json::json!([status, body["backstageIdentity"]["identity"], body["profile"], info])
+    serde_json::json!([
+        status,
+        body["backstageIdentity"]["identity"],
+        body["profile"],
+        info
+    ])
 }
 
 fn check(case: &ProxyCase, node: &(u16, Value), stagedoor: &(u16, Value)) -> Option<String> {
     let label = format!("{} / {}", case.provider, case.name);
     match &case.expect {
         Expect::Same => {
-            let (n, s) = (summary(case.provider, node), summary(case.provider, stagedoor));
+            let (n, s) = (
+                summary(case.provider, node),
+                summary(case.provider, stagedoor),
+            );
             (n != s).then(|| format!("{label}:\n  node      {n}\n  stagedoor {s}"))
         }
         Expect::SamePrefix(prefix) => {
-            let message = |answer: &(u16, Value)| answer.1["error"]["message"].as_str().unwrap_or_default().to_owned();
+            let message = |answer: &(u16, Value)| {
+                answer.1["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let agree = node.0 == stagedoor.0
                 && message(node).starts_with(prefix)
                 && message(stagedoor).starts_with(prefix);
-            (!agree).then(|| format!("{label}: node {} {:?}, stagedoor {} {:?}", node.0, message(node), stagedoor.0, message(stagedoor)))
+            (!agree).then(|| {
+                format!(
+                    "{label}: node {} {:?}, stagedoor {} {:?}",
+                    node.0,
+                    message(node),
+                    stagedoor.0,
+                    message(stagedoor)
+                )
+            })
         }
-        Expect::Differs { node: status, stagedoor: (expected, message), why } => {
+        Expect::Differs {
+            node: status,
+            stagedoor: (expected, message),
+            why,
+        } => {
             let got = stagedoor.1["error"]["message"].as_str().unwrap_or_default();
-            let agree = node.0 == *status && stagedoor.0 == *expected && (*expected == 200 || got == *message);
-            (!agree).then(|| format!("{label} ({why}): node {} {}, stagedoor {} {}", node.0, node.1, stagedoor.0, stagedoor.1))
+            let agree = node.0 == *status
+                && stagedoor.0 == *expected
+                && (*expected == 200 || got == *message);
+            (!agree).then(|| {
+                format!(
+                    "{label} ({why}): node {} {}, stagedoor {} {}",
+                    node.0, node.1, stagedoor.0, stagedoor.1
+                )
+            })
         }
     }
 }
@@ -132,9 +181,18 @@ async fn proxy_providers_answer_as_node_does() {
     );
     let settings = stagedoor::config::load(
         &[
-            stagedoor::config::Source::Text { name: "base.yaml".into(), yaml: crate::common::BASE_CONFIG.into() },
-            stagedoor::config::Source::Text { name: "auth.yaml".into(), yaml: auth },
-            stagedoor::config::Source::Text { name: "stagedoor.yaml".into(), yaml: stagedoor_config },
+            stagedoor::config::Source::Text {
+                name: "base.yaml".into(),
+                yaml: crate::common::BASE_CONFIG.into(),
+            },
+            stagedoor::config::Source::Text {
+                name: "auth.yaml".into(),
+                yaml: auth,
+            },
+            stagedoor::config::Source::Text {
+                name: "stagedoor.yaml".into(),
+                yaml: stagedoor_config,
+            },
         ],
         &app_service_env,
     )
@@ -161,5 +219,11 @@ async fn proxy_providers_answer_as_node_does() {
         }
         problems.extend(check(case, &from_node, &from_stagedoor));
     }
-    assert!(problems.is_empty(), "{} of {} cases differ:\n{}", problems.len(), all.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} of {} cases differ:\n{}",
+        problems.len(),
+        all.len(),
+        problems.join("\n")
+    );
 }

@@ -25,18 +25,26 @@ async fn a_catalog_user_signs_in_with_the_albs_profile() {
         world.catalog.queries(),
         ["filter kind=User,spec.profile.email=alice@example.com"]
     );
-    let access_token = headers.iter().find(|(name, _)| name == "x-amzn-oidc-accesstoken");
+    let access_token = headers
+        .iter()
+        .find(|(name, _)| name == "x-amzn-oidc-accesstoken");
     assert_eq!(body["providerInfo"]["accessToken"], access_token.unwrap().1);
     // Seconds left (Node gives the epoch `exp`).
     let left = body["providerInfo"]["expiresInSeconds"].as_i64().unwrap();
     assert!((590..=605).contains(&left), "{body}");
     let kid = minted["protectedHeader"]["kid"].as_str().unwrap();
     let fetched: Vec<Value> = world.keys.requests().await;
-    assert_eq!(fetched.len(), 1, "one key fetch for two sign-ins: {fetched:?}");
+    assert_eq!(
+        fetched.len(),
+        1,
+        "one key fetch for two sign-ins: {fetched:?}"
+    );
     assert_eq!(fetched[0]["path"], format!("/{kid}"));
 
     // No picture and an opaque access token: signed in without a picture (Node: 500).
-    let answer = world.sign_in("awsalb", "alb", json!({"picture": "none"})).await;
+    let answer = world
+        .sign_in("awsalb", "alb", json!({"picture": "none"}))
+        .await;
     assert_signed_in(&answer, "alice", &["team-a"]);
     assert_eq!(answer.1["profile"].get("picture"), None);
     // Padded base64url segments, as AWS documents them.
@@ -82,40 +90,122 @@ async fn every_resolver_and_users_outside_the_catalog() {
 async fn refused_assertions() {
     let world = World::start("awsalb", RESOLVER, "").await;
     let cases: &[(&str, Value, u16, &str)] = &[
-        ("expired", json!({"expired": true}), 401, "JWTExpired: \"exp\" claim timestamp check failed"),
-        ("expired 5 s ago", json!({"clockOffset": -605}), 401, "JWTExpired: \"exp\" claim timestamp check failed"),
-        ("nbf in the future", json!({"nbfOffset": 300}), 401, "JWTClaimValidationFailed: \"nbf\" claim timestamp check failed"),
-        ("unknown kid", json!({"unknownKid": true}), 401, "JWKSNoMatchingKey: no applicable key found in the JSON Web Key Set"),
-        ("tampered", json!({"tamper": true}), 401, "JWSSignatureVerificationFailed: signature verification failed"),
-        ("another key", json!({"stranger": true}), 401, "JWSSignatureVerificationFailed: signature verification failed"),
-        ("alg mismatch", json!({"alg": "RS256"}), 401, "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed"),
-        ("alg none", json!({"alg": "none"}), 401, "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed"),
-        ("HS256 with the public key", json!({"hsConfusion": true}), 401, "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed"),
+        (
+            "expired",
+            json!({"expired": true}),
+            401,
+            "JWTExpired: \"exp\" claim timestamp check failed",
+        ),
+        (
+            "expired 5 s ago",
+            json!({"clockOffset": -605}),
+            401,
+            "JWTExpired: \"exp\" claim timestamp check failed",
+        ),
+        (
+            "nbf in the future",
+            json!({"nbfOffset": 300}),
+            401,
+            "JWTClaimValidationFailed: \"nbf\" claim timestamp check failed",
+        ),
+        (
+            "unknown kid",
+            json!({"unknownKid": true}),
+            401,
+            "JWKSNoMatchingKey: no applicable key found in the JSON Web Key Set",
+        ),
+        (
+            "tampered",
+            json!({"tamper": true}),
+            401,
+            "JWSSignatureVerificationFailed: signature verification failed",
+        ),
+        (
+            "another key",
+            json!({"stranger": true}),
+            401,
+            "JWSSignatureVerificationFailed: signature verification failed",
+        ),
+        (
+            "alg mismatch",
+            json!({"alg": "RS256"}),
+            401,
+            "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed",
+        ),
+        (
+            "alg none",
+            json!({"alg": "none"}),
+            401,
+            "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed",
+        ),
+        (
+            "HS256 with the public key",
+            json!({"hsConfusion": true}),
+            401,
+            "JOSEAlgNotAllowed: \"alg\" (Algorithm) Header Parameter value not allowed",
+        ),
     ];
     for (case, options, status, cause) in cases {
         let answer = world.sign_in("awsalb", "alb", options.clone()).await;
-        assert_refused(&answer, *status, "AuthenticationError", &format!("{FAILED}{cause}"));
+        assert_refused(
+            &answer,
+            *status,
+            "AuthenticationError",
+            &format!("{FAILED}{cause}"),
+        );
         let (name, message) = cause.split_once(": ").unwrap();
-        assert_eq!(answer.1["error"]["cause"], json!({"name": name, "message": message}), "{case}");
+        assert_eq!(
+            answer.1["error"]["cause"],
+            json!({"name": name, "message": message}),
+            "{case}"
+        );
     }
     for (options, message) in [
         (json!({"wrongIss": true}), "Issuer mismatch on JWT token"),
         (json!({"wrongSigner": true}), "Signer mismatch on JWT token"),
-        (json!({"header": {"signer": null}}), "Signer mismatch on JWT token"),
+        (
+            json!({"header": {"signer": null}}),
+            "Signer mismatch on JWT token",
+        ),
         (json!({"noKid": true}), "No key id was specified in header"),
-        (json!({"claims": {"email": null}}), "Missing email in the JWT token"),
+        (
+            json!({"claims": {"email": null}}),
+            "Missing email in the JWT token",
+        ),
     ] {
         let answer = world.sign_in("awsalb", "alb", options).await;
         assert_refused(&answer, 401, "AuthenticationError", message);
     }
     let headers = world.keys.headers("alb", json!({})).await;
-    let answer = world.refresh("awsalb", &without(&headers, "x-amzn-oidc-data")).await;
-    assert_refused(&answer, 401, "AuthenticationError", "Missing ALB OIDC header: x-amzn-oidc-data");
-    let answer = world.refresh("awsalb", &without(&headers, "x-amzn-oidc-accesstoken")).await;
-    assert_refused(&answer, 401, "AuthenticationError", "Missing ALB OIDC header: x-amzn-oidc-accesstoken");
-    let not_a_jwt = [("x-amzn-oidc-data".to_owned(), "abc".to_owned()), ("x-amzn-oidc-accesstoken".to_owned(), String::new())];
+    let answer = world
+        .refresh("awsalb", &without(&headers, "x-amzn-oidc-data"))
+        .await;
+    assert_refused(
+        &answer,
+        401,
+        "AuthenticationError",
+        "Missing ALB OIDC header: x-amzn-oidc-data",
+    );
+    let answer = world
+        .refresh("awsalb", &without(&headers, "x-amzn-oidc-accesstoken"))
+        .await;
+    assert_refused(
+        &answer,
+        401,
+        "AuthenticationError",
+        "Missing ALB OIDC header: x-amzn-oidc-accesstoken",
+    );
+    let not_a_jwt = [
+        ("x-amzn-oidc-data".to_owned(), "abc".to_owned()),
+        ("x-amzn-oidc-accesstoken".to_owned(), String::new()),
+    ];
     let answer = world.refresh("awsalb", &not_a_jwt).await;
-    assert_refused(&answer, 401, "AuthenticationError", &format!("{FAILED}JWSInvalid: Invalid Compact JWS"));
+    assert_refused(
+        &answer,
+        401,
+        "AuthenticationError",
+        &format!("{FAILED}JWSInvalid: Invalid Compact JWS"),
+    );
 }
 
 #[tokio::test]
@@ -127,7 +217,9 @@ async fn a_known_key_outlives_the_endpoint_and_a_new_one_waits_for_it() {
         "auth:\n  providers:\n    awsalb:\n      signer: ''\n",
     )
     .await;
-    let answer = world.sign_in("awsalb", "alb", json!({"wrongSigner": true})).await;
+    let answer = world
+        .sign_in("awsalb", "alb", json!({"wrongSigner": true}))
+        .await;
     assert_signed_in(&answer, "alice", &["team-a"]);
     world.keys.fail("alb", "503").await;
     let answer = world.sign_in("awsalb", "alb", json!({})).await;

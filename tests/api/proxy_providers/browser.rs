@@ -38,18 +38,25 @@ struct Proxy {
 /// The proxy: the page, the page's report, and `/api/auth/*` forwarded to stagedoor with the
 /// IAP assertion added (whatever the browser sent under that name is replaced).
 async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
-    let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     if path == "/" {
         return ([("content-type", "text/html; charset=utf-8")], PAGE).into_response();
     }
     if path == "/report" {
-        let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
         *proxy.report.lock().unwrap() = serde_json::from_slice(&body).ok();
         return StatusCode::NO_CONTENT.into_response();
     }
-    let mut forwarded = proxy
-        .http
-        .request(request.method().clone(), format!("{}{path}", proxy.upstream));
+    let mut forwarded = proxy.http.request(
+        request.method().clone(),
+        format!("{}{path}", proxy.upstream),
+    );
     for (name, value) in request.headers() {
         if name != "host" && name != "x-goog-iap-jwt-assertion" {
             forwarded = forwarded.header(name, value);
@@ -67,7 +74,9 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     if let Some(content_type) = content_type {
         response.headers_mut().insert("content-type", content_type);
     }
-    response.headers_mut().insert("x-proxied-by", HeaderValue::from_static("test-iap"));
+    response
+        .headers_mut()
+        .insert("x-proxied-by", HeaderValue::from_static("test-iap"));
     response
 }
 
@@ -94,19 +103,32 @@ fn chromium() -> Option<&'static str> {
 #[tokio::test]
 async fn a_browser_signs_in_through_an_identity_aware_proxy() {
     let Some(binary) = chromium() else {
-        assert!(std::env::var("CI").is_err(), "chromium is missing under CI (.ci/run installs it)");
+        assert!(
+            std::env::var("CI").is_err(),
+            "chromium is missing under CI (.ci/run installs it)"
+        );
         eprintln!("skipped: no chromium (apt-get install chromium)");
         return;
     };
-    let world = World::start("gcpIap", "[{ resolver: emailMatchingUserEntityAnnotation }]", "").await;
-    let minted = world.keys.mint("iap", json!({"email": "bob@example.com"})).await;
+    let world = World::start(
+        "gcpIap",
+        "[{ resolver: emailMatchingUserEntityAnnotation }]",
+        "",
+    )
+    .await;
+    let minted = world
+        .keys
+        .mint("iap", json!({"email": "bob@example.com"}))
+        .await;
     let proxy = Arc::new(Proxy {
         upstream: world.server.root_url(""),
         assertion: minted["token"].as_str().unwrap().to_owned(),
         http: crate::common::client(),
         report: Mutex::new(None),
     });
-    let app = axum::Router::new().fallback(handle).with_state(proxy.clone());
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(proxy.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -114,7 +136,13 @@ async fn a_browser_signs_in_through_an_identity_aware_proxy() {
     let profile = tempfile::tempdir().unwrap();
     let _browser = Browser(
         Command::new(binary)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+            ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(format!("http://{address}/"))
             .stdout(Stdio::null())
@@ -127,12 +155,18 @@ async fn a_browser_signs_in_through_an_identity_aware_proxy() {
         if let Some(report) = proxy.report.lock().unwrap().clone() {
             break report;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the page reported nothing");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the page reported nothing"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(report["status"], 200, "{report}");
     let body = &report["body"];
-    assert_eq!(body["backstageIdentity"]["identity"]["userEntityRef"], "user:default/bob", "{report}");
+    assert_eq!(
+        body["backstageIdentity"]["identity"]["userEntityRef"], "user:default/bob",
+        "{report}"
+    );
     assert_eq!(body["profile"]["email"], "bob@example.com");
     assert_eq!(body["providerInfo"]["iapToken"]["email"], "bob@example.com");
     let token = body["backstageIdentity"]["token"].as_str().unwrap();

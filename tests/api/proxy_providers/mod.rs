@@ -31,9 +31,15 @@ pub struct World {
 /// URLs (`{base}`, `{iap}`, `{certs}`, `{identity}`) filled in.
 pub fn provider_config(provider: &str, keys: &KeyServer, resolvers: &str) -> String {
     let body = match provider {
-        "gcpIap" => "audience: /projects/123456789012/global/backendServices/4567890123456789\n      keysUrl: {iap}",
-        "awsalb" => "issuer: https://idp.example.com\n      region: us-east-1\n      signer: arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/stagedoor-test/0123456789abcdef\n      keysUrl: {base}",
-        "cfaccess" => "teamName: stagedoor-test\n      audience: 5d3e0e1d0f1b4c6a8e2f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d\n      serviceTokens:\n        - token: 0123456789abcdef0123456789abcdef.access\n          subject: ci-bot@example.com\n      certsUrl: {certs}\n      identityUrl: {identity}",
+        "gcpIap" => {
+            "audience: /projects/123456789012/global/backendServices/4567890123456789\n      keysUrl: {iap}"
+        }
+        "awsalb" => {
+            "issuer: https://idp.example.com\n      region: us-east-1\n      signer: arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/stagedoor-test/0123456789abcdef\n      keysUrl: {base}"
+        }
+        "cfaccess" => {
+            "teamName: stagedoor-test\n      audience: 5d3e0e1d0f1b4c6a8e2f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d\n      serviceTokens:\n        - token: 0123456789abcdef0123456789abcdef.access\n          subject: ci-bot@example.com\n      certsUrl: {certs}\n      identityUrl: {identity}"
+        }
         _ => "{}",
     };
     let body = body
@@ -41,8 +47,14 @@ pub fn provider_config(provider: &str, keys: &KeyServer, resolvers: &str) -> Str
         .replace("{certs}", &keys.cf_certs_url())
         .replace("{identity}", &keys.cf_identity_url())
         .replace("{base}", &keys.base);
-    let body = if body == "{}" { String::new() } else { format!("\n      {body}") };
-    format!("auth:\n  providers:\n    {provider}:{body}\n      signIn:\n        resolvers: {resolvers}\n")
+    let body = if body == "{}" {
+        String::new()
+    } else {
+        format!("\n      {body}")
+    };
+    format!(
+        "auth:\n  providers:\n    {provider}:{body}\n      signIn:\n        resolvers: {resolvers}\n"
+    )
 }
 
 /// App Service's environment, which azureEasyAuth needs to start.
@@ -61,13 +73,14 @@ impl World {
         let keys = KeyServer::start().await;
         let catalog = FakeCatalog::start().await;
         let config = provider_config(provider, &keys, resolvers);
-        let catalog_config = format!("stagedoor:\n  catalog: {{ baseUrl: \"{}\", cacheTtl: 0s }}\n", catalog.url);
-        let mut sources = vec![
-            stagedoor::config::Source::Text {
-                name: "base.yaml".into(),
-                yaml: common::BASE_CONFIG.into(),
-            },
-        ];
+        let catalog_config = format!(
+            "stagedoor:\n  catalog: {{ baseUrl: \"{}\", cacheTtl: 0s }}\n",
+            catalog.url
+        );
+        let mut sources = vec![stagedoor::config::Source::Text {
+            name: "base.yaml".into(),
+            yaml: common::BASE_CONFIG.into(),
+        }];
         for (index, yaml) in [config.as_str(), catalog_config.as_str(), extra]
             .into_iter()
             .enumerate()
@@ -89,7 +102,10 @@ impl World {
 
     /// `GET /api/auth/<provider>/refresh` with these headers: the status and the JSON body.
     pub async fn refresh(&self, provider: &str, headers: &[(String, String)]) -> (u16, Value) {
-        let mut request = self.server.http.get(self.server.url(&format!("/{provider}/refresh")));
+        let mut request = self
+            .server
+            .http
+            .get(self.server.url(&format!("/{provider}/refresh")));
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -111,11 +127,25 @@ pub fn assert_signed_in(answer: &(u16, Value), user: &str, groups: &[&str]) {
     let (status, body) = answer;
     assert_eq!(*status, 200, "{body}");
     let identity = &body["backstageIdentity"]["identity"];
-    assert_eq!(identity["userEntityRef"], format!("user:default/{user}"), "{body}");
+    assert_eq!(
+        identity["userEntityRef"],
+        format!("user:default/{user}"),
+        "{body}"
+    );
     let mut ownership = vec![json!(format!("user:default/{user}"))];
-    ownership.extend(groups.iter().map(|group| json!(format!("group:default/{group}"))));
-    assert_eq!(identity["ownershipEntityRefs"], Value::Array(ownership), "{body}");
-    let expires = body["backstageIdentity"]["expiresInSeconds"].as_i64().unwrap();
+    ownership.extend(
+        groups
+            .iter()
+            .map(|group| json!(format!("group:default/{group}"))),
+    );
+    assert_eq!(
+        identity["ownershipEntityRefs"],
+        Value::Array(ownership),
+        "{body}"
+    );
+    let expires = body["backstageIdentity"]["expiresInSeconds"]
+        .as_i64()
+        .unwrap();
     assert!((3599..=3600).contains(&expires), "{body}");
 }
 
@@ -124,7 +154,11 @@ pub fn assert_signed_in(answer: &(u16, Value), user: &str, groups: &[&str]) {
 pub fn assert_refused(answer: &(u16, Value), status: u16, name: &str, message: &str) {
     let (got, body) = answer;
     assert_eq!(
-        (*got, body["error"]["name"].as_str(), body["error"]["message"].as_str()),
+        (
+            *got,
+            body["error"]["name"].as_str(),
+            body["error"]["message"].as_str()
+        ),
         (status, Some(name), Some(message)),
         "{body}"
     );
