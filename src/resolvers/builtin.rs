@@ -125,26 +125,12 @@ impl Resolver {
                 claim,
                 missing,
                 allow_without_catalog_user,
-            } => {
-                let name = info
-                    .claims
-                    .get(*claim)
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|name| !name.is_empty())
-                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
-                let fallback = allow_without_catalog_user.then_some(name);
-                sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
-            }
+            } => by_claim_name(catalog, info, claim, missing, *allow_without_catalog_user).await,
             Self::AlbEmailMatchingUserEntityProfileEmail {
                 allow_without_catalog_user,
             } => {
                 let email = email.ok_or_else(|| failed(ErrorName::Error, NO_EMAIL))?;
-                let query = UserQuery::ByFilter(vec![vec![
-                    ("kind".into(), "User".into()),
-                    ("spec.profile.email".into(), email.into()),
-                ]]);
-                let fallback = allow_without_catalog_user.then_some(email);
-                sign_in_with_catalog_user(catalog, &query, fallback).await
+                alb_by_email(catalog, email, *allow_without_catalog_user).await
             }
             Self::ClaimTemplate {
                 template,
@@ -172,6 +158,38 @@ async fn by_profile_email(
     };
     let fallback = allow_without_catalog_user.then_some(untagged.as_str());
     sign_in_with_catalog_user(catalog, &by_email(&untagged), fallback).await
+}
+
+/// The user named by a claim (oauth2-proxy's forwarded user or preferred username).
+async fn by_claim_name(
+    catalog: &CatalogClient,
+    info: &SignInInfo,
+    claim: &str,
+    missing: &'static str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let name = info
+        .claims
+        .get(claim)
+        .and_then(serde_json::Value::as_str)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| failed(ErrorName::Error, missing))?;
+    let fallback = allow_without_catalog_user.then_some(name);
+    sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
+}
+
+/// The AWS ALB module's `emailMatchingUserEntityProfileEmail`.
+async fn alb_by_email(
+    catalog: &CatalogClient,
+    email: &str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let query = UserQuery::ByFilter(vec![vec![
+        ("kind".into(), "User".into()),
+        ("spec.profile.email".into(), email.into()),
+    ]]);
+    let fallback = allow_without_catalog_user.then_some(email);
+    sign_in_with_catalog_user(catalog, &query, fallback).await
 }
 
 /// `userIdMatchingUserEntityAnnotation`; GitHub's compares the id's case exactly.

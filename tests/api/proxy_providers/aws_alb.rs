@@ -160,6 +160,11 @@ async fn refused_assertions() {
             "{case}"
         );
     }
+}
+
+#[tokio::test]
+async fn claims_and_headers_are_checked() {
+    let world = World::start("awsalb", RESOLVER, "").await;
     for (options, message) in [
         (json!({"wrongIss": true}), "Issuer mismatch on JWT token"),
         (json!({"wrongSigner": true}), "Signer mismatch on JWT token"),

@@ -41,7 +41,17 @@ async fn the_entra_id_token_signs_in() {
         )
         .await;
     assert_eq!(answer.1["providerInfo"], json!({}));
+}
 
+#[tokio::test]
+async fn refusals_and_the_email_resolvers() {
+    let world = World::start(
+        "azureEasyAuth",
+        "[{ resolver: idMatchingUserEntityAnnotation }]",
+        "",
+    )
+    .await;
+    let forwarded = world.keys.headers("easyauth", json!({})).await;
     let answer = world
         .sign_in(
             "azureEasyAuth",

@@ -1,93 +1,13 @@
-//! The proxy providers' differential cases: one assertion minted by the fake key server, sent
-//! to Node and to stagedoor. `Same` cases must answer alike; each `Differs` is a difference
-//! the README documents (issue 14's "don't copy Node's accidents").
+//! The providers whose assertions are signed: gcpIap, awsalb, cfaccess.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// What both must answer.
-pub enum Expect {
-    /// Status, error name and message (and, on success, identity, profile, providerInfo).
-    Same,
-    /// As `Same`, but both messages only start with this (Node appends the token or its
-    /// payload, or a time that differs by a second).
-    SamePrefix(&'static str),
-    /// Node's status, then stagedoor's status and message.
-    Differs {
-        node: u16,
-        stagedoor: (u16, &'static str),
-        why: &'static str,
-    },
-}
+use super::Expect::*;
+use super::{ProxyCase, Tweak, case, plain};
 
-/// The mint options of a case.
-pub type Options = fn() -> Value;
-
-pub struct ProxyCase {
-    pub provider: &'static str,
-    pub name: &'static str,
-    /// `tests/fakes/proxy-keys/mint.mjs` kind and options; `None`: no headers at all.
-    pub mint: Option<(&'static str, Options)>,
-    /// Headers left out of the minted ones; `cookie` sends the minted cookie instead.
-    pub tweak: Tweak,
-    /// `alb`/`iap`/`cf-identity`/...: the key server fails (503) for this case.
-    pub failing: Option<&'static str>,
-    /// `alb`/`iap`/`cf`: a new signing key first, so the keys must be fetched again.
-    pub rotate: Option<&'static str>,
-    pub expect: Expect,
-}
-
-pub enum Tweak {
-    None,
-    Without(&'static str),
-    CookieOnly,
-}
-
-const fn case(
-    provider: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    options: fn() -> Value,
-    expect: Expect,
-) -> ProxyCase {
-    ProxyCase {
-        provider,
-        name,
-        mint: Some((kind, options)),
-        tweak: Tweak::None,
-        failing: None,
-        rotate: None,
-        expect,
-    }
-}
-
-fn plain() -> Value {
-    json!({})
-}
-
-use Expect::*;
-
-pub fn cases() -> Vec<ProxyCase> {
+/// gcpIap.
+pub(super) fn gcp_iap() -> Vec<ProxyCase> {
     vec![
-        // oauth2Proxy: nothing is verified.
-        case("oauth2Proxy", "forwarded user", "oauth2proxy", plain, Same),
-        case(
-            "oauth2Proxy",
-            "not in the catalog",
-            "oauth2proxy",
-            || json!({"user": "nobody"}),
-            Same,
-        ),
-        case(
-            "oauth2Proxy",
-            "ID token not a JWT",
-            "oauth2proxy",
-            || json!({"idToken": "Bearer not-a-jwt"}),
-            Same,
-        ),
-        ProxyCase {
-            mint: None,
-            ..case("oauth2Proxy", "no headers", "", plain, Same)
-        },
         // gcpIap
         case("gcpIap", "catalog user", "iap", plain, Same),
         case(
@@ -182,6 +102,12 @@ pub fn cases() -> Vec<ProxyCase> {
                 },
             )
         },
+    ]
+}
+
+/// awsalb.
+pub(super) fn aws_alb() -> Vec<ProxyCase> {
+    vec![
         // awsalb
         case("awsalb", "catalog user", "alb", plain, Same),
         case(
@@ -289,6 +215,12 @@ pub fn cases() -> Vec<ProxyCase> {
             tweak: Tweak::Without("x-amzn-oidc-data"),
             ..case("awsalb", "missing data", "alb", plain, Same)
         },
+    ]
+}
+
+/// cfaccess.
+pub(super) fn cf_access() -> Vec<ProxyCase> {
+    vec![
         // cfaccess (bob's identity is asked for while the endpoint is down, before anyone
         // has cached it)
         ProxyCase {
@@ -372,44 +304,6 @@ pub fn cases() -> Vec<ProxyCase> {
                     "Cloudflare Access token verification failed; caused by JWSSignatureVerificationFailed: signature verification failed",
                 ),
                 why: "a refused assertion is a 401",
-            },
-        ),
-        // azureEasyAuth
-        case("azureEasyAuth", "catalog user", "easyauth", plain, Same),
-        case(
-            "azureEasyAuth",
-            "not in the catalog",
-            "easyauth",
-            || json!({"email": "nobody@example.com"}),
-            Same,
-        ),
-        ProxyCase {
-            tweak: Tweak::Without("x-ms-token-aad-id-token"),
-            ..case("azureEasyAuth", "missing ID token", "easyauth", plain, Same)
-        },
-        case(
-            "azureEasyAuth",
-            "ID token not a JWT",
-            "easyauth",
-            || json!({"idToken": "garbage"}),
-            Differs {
-                node: 500,
-                stagedoor: (
-                    401,
-                    "Invalid x-ms-token-aad-id-token header; caused by JWTInvalid: Invalid JWT",
-                ),
-                why: "a refused header is a 401",
-            },
-        ),
-        case(
-            "azureEasyAuth",
-            "version 1.0 ID token",
-            "easyauth",
-            || json!({"ver": "1.0"}),
-            Differs {
-                node: 500,
-                stagedoor: (401, "id_token is not version 2.0"),
-                why: "a refused header is a 401",
             },
         ),
     ]
