@@ -62,7 +62,11 @@ async fn handle(
         method == Method::POST,
     );
     if is(segments[0], "guest") {
-        let guest = proxy::Proxy::Guest(providers.guest.as_ref());
+        // Node's 404 for a guest module without its config.
+        let guest = providers.guest.as_ref().ok_or_else(|| {
+            Error::not_found(format!("No auth provider registered for '{}'", segments[0]))
+        })?;
+        let guest = proxy::Proxy::Guest(guest);
         return proxy::handle(state, guest, (get, post), segments, request).await;
     }
     if let Some(provider) = providers.proxy.get(&segments[0].to_ascii_lowercase()) {

@@ -20,8 +20,7 @@ use crate::providers::proxy::ProxyProvider;
 
 /// The provider a proxy route serves.
 pub(super) enum Proxy<'a> {
-    /// `None`: guest is not configured (Node's 404 names it).
-    Guest(Option<&'a GuestProvider>),
+    Guest(&'a GuestProvider),
     Assertion(&'a ProxyProvider),
 }
 
@@ -32,23 +31,15 @@ pub(super) async fn handle(
     segments: &[&str],
     request: &Parts,
 ) -> Result<Response, Error> {
-    if let Proxy::Guest(None) = proxy {
-        return Err(Error::not_found(format!(
-            "No auth provider registered for '{}'",
-            segments[0]
-        )));
-    }
     match &segments[1..] {
         [action] if is(action, "refresh") && (get || post) => {
             refuse_large_body(request)?;
             let (result, provider, event) = match proxy {
-                Proxy::Guest(guest) => {
-                    let result = match guest {
-                        Some(guest) => guest.refresh(&state.issuer, &state.catalog).await,
-                        None => Err(Error::unknown_provider(segments[0])),
-                    };
-                    (result, "guest", "refresh")
-                }
+                Proxy::Guest(guest) => (
+                    guest.refresh(&state.issuer, &state.catalog).await,
+                    "guest",
+                    "refresh",
+                ),
                 Proxy::Assertion(provider) => (
                     sign_in(state, provider, request).await,
                     provider.id,

@@ -112,6 +112,27 @@ pub(super) fn aws_alb() -> Vec<ProxyCase> {
         case("awsalb", "catalog user", "alb", plain, Same),
         case(
             "awsalb",
+            "no name claim",
+            "alb",
+            || json!({"claims": {"name": null}}),
+            Same,
+        ),
+        case(
+            "awsalb",
+            "no picture, JWT access token",
+            "alb",
+            || json!({"picture": "none", "accessToken": "jwt"}),
+            Same,
+        ),
+        case(
+            "awsalb",
+            "padded base64url",
+            "alb",
+            || json!({"pad": true}),
+            Same,
+        ),
+        case(
+            "awsalb",
             "not in the catalog",
             "alb",
             || json!({"email": "nobody@example.com"}),
@@ -241,6 +262,13 @@ pub(super) fn cf_access() -> Vec<ProxyCase> {
             )
         },
         case("cfaccess", "catalog user", "cf", plain, Same),
+        case(
+            "cfaccess",
+            "no kid, one key",
+            "cf",
+            || json!({"noKid": true}),
+            Same,
+        ),
         ProxyCase {
             tweak: Tweak::CookieOnly,
             ..case("cfaccess", "cookie", "cf", plain, Same)
