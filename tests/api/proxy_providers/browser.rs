@@ -3,7 +3,9 @@
 //! Backstage's frontend does; the proxy injects IAP's signed assertion on the way to
 //! stagedoor, and the page reports what it got back. Needs Debian's `chromium` (skipped with
 //! the reason otherwise; a failure under `CI=true`, where `.ci/run` installs it).
+//! `STAGEDOOR_BROWSER_SCREENSHOT=<file.png>` also saves the page as the browser shows it.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,10 +82,13 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     response
 }
 
+/// Chromium in its own process group, which is ended whole (its helpers too) when dropped.
 struct Browser(Child);
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -147,6 +152,7 @@ async fn a_browser_signs_in_through_an_identity_aware_proxy() {
             .arg(format!("http://{address}/"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromium"),
     );
@@ -169,6 +175,34 @@ async fn a_browser_signs_in_through_an_identity_aware_proxy() {
     );
     assert_eq!(body["profile"]["email"], "bob@example.com");
     assert_eq!(body["providerInfo"]["iapToken"]["email"], "bob@example.com");
+    if let Ok(path) = std::env::var("STAGEDOOR_BROWSER_SCREENSHOT") {
+        // For a person to look at: the page as the browser shows it.
+        let status = tokio::process::Command::new(binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=900,700",
+            ])
+            .args([
+                "--virtual-time-budget=5000",
+                &format!("--screenshot={path}"),
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                profile.path().join("shot").display()
+            ))
+            .arg(format!("http://{address}/"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(60), status).await;
+        assert!(
+            status.is_ok_and(|status| status.is_ok_and(|s| s.success())),
+            "screenshot"
+        );
+    }
     let token = body["backstageIdentity"]["token"].as_str().unwrap();
     let jwks = world.server.jwks().await;
     let claims = crate::common::jose::verify(token, &jwks).expect("stagedoor's token verifies");
