@@ -20,6 +20,9 @@ pub enum ErrorName {
     OPError,
     /// A plain JavaScript `Error`: Backstage answers 500 for it.
     Error,
+    /// Another error class by its name, as a cause (`JWTExpired`, `JWSSignatureVerificationFailed`:
+    /// the JOSE library's names that Node's proxy providers report); 500 if ever thrown.
+    Named(&'static str),
 }
 
 impl ErrorName {
@@ -35,6 +38,7 @@ impl ErrorName {
             Self::PayloadTooLargeError => "PayloadTooLargeError",
             Self::OPError => "OPError",
             Self::Error => "Error",
+            Self::Named(name) => name,
         }
     }
 
@@ -48,7 +52,7 @@ impl ErrorName {
             Self::NotImplementedError => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailableError => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLargeError => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::OPError | Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OPError | Self::Error | Self::Named(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::tokens::IssuedToken;
 pub struct SignInResult {
     pub profile: Profile,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_info: Option<ProviderInfo>,
+    pub provider_info: Option<SessionProviderInfo>,
     /// Absent when the provider environment has no sign-in resolver.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backstage_identity: Option<BackstageIdentityResponse>,
@@ -26,6 +26,15 @@ impl SignInResult {
             .as_ref()
             .map_or("", |identity| identity.identity.user_entity_ref.as_str())
     }
+}
+
+/// `providerInfo`: an OAuth provider's tokens, or what a proxy provider's Node module returns
+/// (each its own shape: `{iapToken}`, `{accessToken, expiresInSeconds}`, `{claims, cfIdentity, ...}`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SessionProviderInfo {
+    OAuth(ProviderInfo),
+    Proxy(serde_json::Map<String, serde_json::Value>),
 }
 
 /// The IdP's side of a session (§11.10).

@@ -35,6 +35,13 @@ impl ClientInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+impl std::fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "[{}]", entries.join(", "))
+    }
+}
+
 impl TrustedProxies {
     /// CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses. Returns the index and the text
     /// of the first entry that is neither.
@@ -57,7 +64,8 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is one of the entries (IPv4-mapped IPv6 addresses as IPv4).
+    pub fn trusts(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
         self.0.iter().any(|net| net.contains(&address))
     }

@@ -22,6 +22,7 @@ pub(super) fn auth_settings(
     v: &mut Validator,
     auth: RawAuth,
     external_base_url: &str,
+    env: super::EnvLookup<'_>,
 ) -> Option<AuthSettings> {
     let token_lifetime_secs = match &auth.backstage_token_expiration {
         None => DEFAULT_TOKEN_LIFETIME,
@@ -53,7 +54,7 @@ pub(super) fn auth_settings(
         "auth.experimentalExtraAllowedOrigins",
         &auth.experimental_extra_allowed_origins,
     );
-    let providers = super::providers::providers(v, &auth.providers, external_base_url);
+    let providers = super::providers::providers(v, &auth.providers, external_base_url, env);
     Some(AuthSettings {
         token_lifetime_secs,
         omit_ownership_claim: auth.omit_identity_token_ownership_claim.unwrap_or(true),

@@ -8,6 +8,7 @@ use figment::value::Dict;
 use super::validator::Validator;
 use crate::providers::guest::GuestSettings;
 use crate::providers::oauth::OAuthEnvSettings;
+use crate::providers::proxy::{ProxyContext, ProxySettings};
 use crate::providers::{Kind, ReadEnvironment};
 use crate::section::Section;
 
@@ -17,6 +18,8 @@ pub struct ProviderSettings {
     pub guest: Option<GuestSettings>,
     /// OAuth provider environments (`oidc`, ...).
     pub oauth: Vec<OAuthEnvSettings>,
+    /// Authenticating-proxy providers (`gcpIap`, ...).
+    pub proxy: Vec<ProxySettings>,
     /// Provider ids configured under `auth.providers` that stagedoor does not serve.
     pub unsupported: Vec<String>,
 }
@@ -25,10 +28,12 @@ pub(super) fn providers(
     v: &mut Validator,
     providers: &BTreeMap<String, figment::value::Value>,
     external_base_url: &str,
+    env: super::EnvLookup<'_>,
 ) -> ProviderSettings {
     let mut settings = ProviderSettings::default();
     for (id, value) in providers {
-        match crate::providers::registered(id).map(|registration| &registration.kind) {
+        let registration = crate::providers::registered(id);
+        match registration.map(|registration| &registration.kind) {
             Some(Kind::Guest(read)) => {
                 let empty = Dict::new();
                 let config = value.as_dict().unwrap_or(&empty);
@@ -46,6 +51,26 @@ pub(super) fn providers(
                 settings
                     .oauth
                     .extend(oauth_environments(v, id, value, external_base_url, *read));
+            }
+            Some(Kind::Proxy(read)) => {
+                let empty = Dict::new();
+                let base = format!("auth.providers.{id}");
+                if value.as_dict().is_none() && value.to_empty().is_none() {
+                    v.problem(&base, "must be an object with the provider's settings and signIn (no environments for proxy providers)");
+                }
+                let mut section = Section {
+                    base,
+                    config: value.as_dict().unwrap_or(&empty),
+                    problems: &mut v.problems,
+                };
+                let id = registration.map_or("", |registration| registration.id);
+                let context = ProxyContext { env };
+                settings.proxy.push(crate::providers::proxy::settings(
+                    id,
+                    &mut section,
+                    &context,
+                    *read,
+                ));
             }
             None => {
                 check_sign_in_blocks(v, id, value);

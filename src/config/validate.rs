@@ -8,7 +8,10 @@ use crate::http::WebSettings;
 use crate::keys::KeySettings;
 use crate::tokens::TokenSettings;
 
-pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
+pub(super) fn validate(
+    mut raw: RawConfig,
+    env: super::EnvLookup<'_>,
+) -> Result<Settings, ConfigError> {
     let mut v = Validator {
         problems: Vec::new(),
     };
@@ -49,6 +52,7 @@ pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
         &mut v,
         raw.auth,
         external_base_url.as_deref().unwrap_or_default(),
+        env,
     );
 
     let key_rotation_ms = super::auth::key_rotation_ms(&mut v, &raw.stagedoor, auth.as_ref());

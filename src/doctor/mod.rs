@@ -7,6 +7,7 @@
 
 mod offline;
 mod online;
+mod proxy;
 mod services;
 mod tls;
 

@@ -241,10 +241,11 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
             .fix("set stagedoor.metrics.listen to a private address (e.g. {host: 0.0.0.0, port: 9464} reachable only by Prometheus), or block /metrics at the ingress"),
         );
     }
+    findings.extend(super::proxy::risky_settings(settings));
     findings
 }
 
-fn is_loopback_host(host: &str) -> bool {
+pub(super) fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

@@ -84,7 +84,6 @@ impl IssuerKeys {
         };
         match verified {
             Ok((_, claims)) => Ok(claims),
-            Err(JwsError::Invalid(message)) => Err(ExchangeError::InvalidGrant(message)),
             Err(JwsError::KeysUnavailable(message)) => {
                 tracing::warn!(issuer = %self.issuer, "token exchange: {message}");
                 Err(ExchangeError::Unavailable(format!(
@@ -92,6 +91,7 @@ impl IssuerKeys {
                     self.issuer
                 )))
             }
+            Err(refused) => Err(ExchangeError::InvalidGrant(refused.to_string())),
         }
     }
 }

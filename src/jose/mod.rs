@@ -21,8 +21,9 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// base64url, with or without `=` padding (AWS documents ALB's tokens padded).
 pub fn unb64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
 /// A base64url JSON segment.

@@ -1,15 +1,17 @@
-//! A JWK set fetched over HTTP (an IdP's `jwks_uri`, a trusted issuer's keys, a plugin's
-//! service-token keys): cached, re-fetched when a token names an unknown `kid` (at most once
+//! A key set fetched over HTTP (an IdP's `jwks_uri`, a trusted issuer's keys, a plugin's
+//! service-token keys, an authenticating proxy's keys in its own shape: [`KeySource`]): cached, re-fetched when a token names an unknown `kid` (at most once
 //! per [`MIN_REFETCH_INTERVAL_MS`] on the injected clock), and verifying JWS with only the
 //! algorithms the caller allows (never `none`, never HMAC).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use serde_json::{Map, Value};
 
+use super::key_source::{self, FetchError, KeySource};
 use crate::clock::{SharedClock, UnixMillis};
 use crate::jose::{self, PublicKey};
 
@@ -27,32 +29,66 @@ struct KeySet {
 /// Why a JWS was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwsError {
-    /// The token itself: its shape, algorithm, key id or signature.
+    /// The token's shape: not three segments, a header or payload that is not JSON.
     #[error("{0}")]
     Invalid(String),
+    /// Its `alg` is not one the caller allows.
+    #[error("{0}")]
+    AlgorithmNotAllowed(String),
+    /// No published key has its `kid` (or it names none where one is needed).
+    #[error("{0}")]
+    UnknownKey(String),
+    /// The signature does not verify with the key.
+    #[error("{0}")]
+    BadSignature(String),
     /// The key set could not be fetched: not the token's fault.
     #[error("{0}")]
     KeysUnavailable(String),
 }
 
 pub struct JwksCache {
-    uri: String,
+    source: KeySource,
+    /// How messages name the key set ("the IdP's JWKS").
+    name: String,
     http: reqwest::Client,
     timeout: Duration,
     clock: SharedClock,
     current: ArcSwapOption<KeySet>,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// When a per-kid endpoint last said it has no such key: unknown kids are then refused
+    /// without asking again for [`MIN_REFETCH_INTERVAL_MS`].
+    last_miss: AtomicI64,
 }
 
 impl JwksCache {
+    /// An IdP's JWK set at `uri`.
     pub fn new(uri: String, http: reqwest::Client, timeout: Duration, clock: SharedClock) -> Self {
+        Self::from_source(
+            KeySource::JwkSet(uri),
+            "the IdP's JWKS",
+            http,
+            timeout,
+            clock,
+        )
+    }
+
+    /// Keys from `source`, called `name` in messages.
+    pub fn from_source(
+        source: KeySource,
+        name: &str,
+        http: reqwest::Client,
+        timeout: Duration,
+        clock: SharedClock,
+    ) -> Self {
         Self {
-            uri,
+            source,
+            name: name.to_owned(),
             http,
             timeout,
             clock,
             current: ArcSwapOption::empty(),
             fetch_lock: tokio::sync::Mutex::new(()),
+            last_miss: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -75,7 +111,7 @@ impl JwksCache {
             || alg == "none"
             || alg.starts_with("HS")
         {
-            return Err(invalid(format!(
+            return Err(JwsError::AlgorithmNotAllowed(format!(
                 "{what} is signed with {alg}, which is not allowed (expected {})",
                 algorithms.join(", ")
             )));
@@ -89,7 +125,9 @@ impl JwksCache {
             .iter()
             .any(|key| jose::verify(alg, key, message, &signature))
         {
-            return Err(invalid(format!("{what} signature is invalid")));
+            return Err(JwsError::BadSignature(format!(
+                "{what} signature is invalid"
+            )));
         }
         let claims = jws
             .claims()
@@ -118,22 +156,54 @@ impl JwksCache {
             return Ok(found);
         }
         let now = self.clock.now_millis();
-        let recently = self
-            .current
-            .load()
-            .as_ref()
-            .is_some_and(|set| now.saturating_sub(set.fetched_at) < MIN_REFETCH_INTERVAL_MS);
-        let unknown = || JwsError::Invalid(format!("no key with kid {kid:?} in the IdP's JWKS"));
-        if recently {
+        let per_kid = matches!(self.source, KeySource::PemPerKid(_));
+        // Keys published by kid are found by kid only.
+        let by_kid_only = !matches!(self.source, KeySource::JwkSet(_));
+        let recently = if per_kid {
+            now.saturating_sub(self.last_miss.load(Ordering::Relaxed)) < MIN_REFETCH_INTERVAL_MS
+        } else {
+            self.current
+                .load()
+                .as_ref()
+                .is_some_and(|set| now.saturating_sub(set.fetched_at) < MIN_REFETCH_INTERVAL_MS)
+        };
+        let unknown = || JwsError::UnknownKey(format!("no key with kid {kid:?} in {}", self.name));
+        if recently || (by_kid_only && kid.is_none()) {
             return Err(unknown());
         }
-        let set = self.fetch(now).await.map_err(JwsError::KeysUnavailable)?;
+        let fetched = match key_source::fetch(&self.http, self.timeout, &self.source, kid).await {
+            Ok(fetched) => fetched,
+            Err(FetchError::NoSuchKey) => {
+                self.last_miss.store(now, Ordering::Relaxed);
+                return Err(unknown());
+            }
+            Err(FetchError::Unavailable(reason)) => {
+                return Err(JwsError::KeysUnavailable(format!(
+                    "cannot fetch {} from {reason}",
+                    self.name
+                )));
+            }
+        };
+        let mut set = KeySet {
+            keys: fetched.keys,
+            anonymous: fetched.anonymous,
+            fetched_at: now,
+        };
+        if per_kid && let Some(old) = self.current.load_full() {
+            // One key per answer: keep the ones already known.
+            for (known, key) in &old.keys {
+                set.keys.entry(known.clone()).or_insert_with(|| key.clone());
+            }
+        }
         self.current.store(Some(Arc::new(set)));
         self.lookup(kid).ok_or_else(unknown)
     }
 
     fn lookup(&self, kid: Option<&str>) -> Option<Vec<Arc<PublicKey>>> {
         let set = self.current.load_full()?;
+        if kid.is_none() && !matches!(self.source, KeySource::JwkSet(_)) {
+            return None;
+        }
         match kid {
             Some(kid) => set.keys.get(kid).map(|key| vec![key.clone()]),
             None if !set.anonymous.is_empty() || !set.keys.is_empty() => Some(
@@ -145,48 +215,5 @@ impl JwksCache {
             ),
             None => None,
         }
-    }
-
-    async fn fetch(&self, now: UnixMillis) -> Result<KeySet, String> {
-        let response = self
-            .http
-            .get(&self.uri)
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|error| format!("cannot fetch the IdP's JWKS from {}: {error}", self.uri))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "the IdP's JWKS at {} answered {}",
-                self.uri,
-                response.status()
-            ));
-        }
-        let document: Value = response
-            .json()
-            .await
-            .map_err(|error| format!("the IdP's JWKS is not JSON: {error}"))?;
-        let mut set = KeySet {
-            keys: HashMap::new(),
-            anonymous: Vec::new(),
-            fetched_at: now,
-        };
-        let jwks = document["keys"].as_array().map(Vec::as_slice);
-        for jwk in jwks.unwrap_or_default() {
-            let signing = jwk
-                .get("use")
-                .and_then(Value::as_str)
-                .is_none_or(|usage| usage == "sig");
-            let Some(key) = PublicKey::from_jwk(jwk).filter(|_| signing) else {
-                continue;
-            };
-            match jwk.get("kid").and_then(Value::as_str) {
-                Some(kid) => {
-                    set.keys.insert(kid.to_owned(), Arc::new(key));
-                }
-                None => set.anonymous.push(Arc::new(key)),
-            }
-        }
-        Ok(set)
     }
 }

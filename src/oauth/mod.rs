@@ -5,5 +5,6 @@
 pub mod id_token;
 pub mod idp;
 pub mod jwks;
+pub mod key_source;
 pub mod scopes;
 pub mod sealed;

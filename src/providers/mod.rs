@@ -1,6 +1,7 @@
 //! Sign-in providers, each one module, registered here by id. An OAuth provider's module reads
 //! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
-//! Connect; the shared engine (`crate::flow`) serves its routes. Adding a provider is adding its
+//! Connect; the shared engine (`crate::flow`) serves its routes. A proxy provider's module
+//! ([`proxy`]) reads `auth.providers.<id>` and checks the proxy's assertion. Adding a provider is adding its
 //! module and one line in [`REGISTRY`].
 
 pub mod auth0;
@@ -11,6 +12,7 @@ pub mod oauth2;
 pub mod oidc;
 pub mod okta;
 pub mod onelogin;
+pub mod proxy;
 
 use crate::section::Section;
 
@@ -20,6 +22,9 @@ pub enum Kind {
     Guest(fn(&mut Section<'_>) -> guest::GuestSettings),
     /// One settings block per environment, served by the OAuth engine.
     OAuth(ReadEnvironment),
+    /// An authenticating proxy's provider: `auth.providers.<id>` itself (no environments),
+    /// `/refresh` verifies the proxy's assertion and signs in ([`proxy`]).
+    Proxy(proxy::ReadProxy),
 }
 
 /// Reads one environment: the section, the environment's name, the external auth URL.
@@ -59,6 +64,26 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "github",
         kind: Kind::OAuth(github::settings),
+    },
+    Registration {
+        id: "oauth2Proxy",
+        kind: Kind::Proxy(proxy::oauth2_proxy::settings),
+    },
+    Registration {
+        id: "gcpIap",
+        kind: Kind::Proxy(proxy::gcp_iap::settings),
+    },
+    Registration {
+        id: "awsalb",
+        kind: Kind::Proxy(proxy::aws_alb::settings),
+    },
+    Registration {
+        id: "cfaccess",
+        kind: Kind::Proxy(proxy::cf_access::settings),
+    },
+    Registration {
+        id: "azureEasyAuth",
+        kind: Kind::Proxy(proxy::azure_easy_auth::settings),
     },
 ];
 

@@ -23,14 +23,26 @@ pub enum Resolver {
         allow_without_catalog_user: bool,
     },
     /// Annotation = the provider's user id. GitHub also insists on an exact-case match.
+    /// Without an id: `missing` as the error, or (`None`) nobody found.
     UserIdMatchingUserEntityAnnotation {
         annotation: &'static str,
-        missing: &'static str,
+        missing: Option<&'static str>,
         exact_case: bool,
         allow_without_catalog_user: bool,
     },
     UsernameMatchingUserEntityName {
         missing: &'static str,
+        allow_without_catalog_user: bool,
+    },
+    /// The user named by a claim (oauth2-proxy's forwarded user or preferred username).
+    ClaimMatchingUserEntityName {
+        claim: &'static str,
+        missing: &'static str,
+        allow_without_catalog_user: bool,
+    },
+    /// The AWS ALB module's own `emailMatchingUserEntityProfileEmail`: `kind=User` first, no
+    /// `+tag` retry, the whole email as the fallback name.
+    AlbEmailMatchingUserEntityProfileEmail {
         allow_without_catalog_user: bool,
     },
     /// stagedoor's: a user ref built from claims, looked up in the catalog, and accepted
@@ -90,10 +102,11 @@ impl Resolver {
                 exact_case,
                 allow_without_catalog_user,
             } => {
-                let id = info
-                    .user_id
-                    .as_deref()
-                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
+                let id = match (info.user_id.as_deref(), missing) {
+                    (Some(id), _) => id,
+                    (None, Some(missing)) => return Err(failed(ErrorName::Error, *missing)),
+                    (None, None) => return Err(ResolveError::NotFound),
+                };
                 let fallback = allow_without_catalog_user.then_some(id);
                 by_user_id(catalog, annotation, id, *exact_case, fallback).await
             }
@@ -107,6 +120,17 @@ impl Resolver {
                     .ok_or_else(|| failed(ErrorName::Error, *missing))?;
                 let fallback = allow_without_catalog_user.then_some(username);
                 sign_in_with_catalog_user(catalog, &UserQuery::user_named(username), fallback).await
+            }
+            Self::ClaimMatchingUserEntityName {
+                claim,
+                missing,
+                allow_without_catalog_user,
+            } => by_claim_name(catalog, info, claim, missing, *allow_without_catalog_user).await,
+            Self::AlbEmailMatchingUserEntityProfileEmail {
+                allow_without_catalog_user,
+            } => {
+                let email = email.ok_or_else(|| failed(ErrorName::Error, NO_EMAIL))?;
+                alb_by_email(catalog, email, *allow_without_catalog_user).await
             }
             Self::ClaimTemplate {
                 template,
@@ -134,6 +158,38 @@ async fn by_profile_email(
     };
     let fallback = allow_without_catalog_user.then_some(untagged.as_str());
     sign_in_with_catalog_user(catalog, &by_email(&untagged), fallback).await
+}
+
+/// The user named by a claim (oauth2-proxy's forwarded user or preferred username).
+async fn by_claim_name(
+    catalog: &CatalogClient,
+    info: &SignInInfo,
+    claim: &str,
+    missing: &'static str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let name = info
+        .claims
+        .get(claim)
+        .and_then(serde_json::Value::as_str)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| failed(ErrorName::Error, missing))?;
+    let fallback = allow_without_catalog_user.then_some(name);
+    sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
+}
+
+/// The AWS ALB module's `emailMatchingUserEntityProfileEmail`.
+async fn alb_by_email(
+    catalog: &CatalogClient,
+    email: &str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let query = UserQuery::ByFilter(vec![vec![
+        ("kind".into(), "User".into()),
+        ("spec.profile.email".into(), email.into()),
+    ]]);
+    let fallback = allow_without_catalog_user.then_some(email);
+    sign_in_with_catalog_user(catalog, &query, fallback).await
 }
 
 /// `userIdMatchingUserEntityAnnotation`; GitHub's compares the id's case exactly.

@@ -122,6 +122,12 @@ fn resolver(
         }),
     };
     let resolver = match (name, provider) {
+        ("emailMatchingUserEntityProfileEmail", "awsalb") => {
+            // The ALB module's own resolver replaces the common one of this name.
+            Resolver::AlbEmailMatchingUserEntityProfileEmail {
+                allow_without_catalog_user,
+            }
+        }
         ("emailMatchingUserEntityProfileEmail", _) => {
             Resolver::EmailMatchingUserEntityProfileEmail {
                 allow_without_catalog_user,
@@ -139,16 +145,19 @@ fn resolver(
         ("userEntityRefFromClaims", _) => {
             claim_template(parser, &at, options, allow_without_catalog_user)?
         }
-        (name, provider) => match provider_resolver(name, provider, allow_without_catalog_user) {
-            Some(resolver) => resolver,
-            None => {
-                parser.problem(
-                    &format!("{at}.resolver"),
-                    format!("Sign-in resolver '{name}' is not available"),
-                );
-                return None;
+        (name, provider) => {
+            match super::availability::provider_resolver(name, provider, allow_without_catalog_user)
+            {
+                Some(resolver) => resolver,
+                None => {
+                    parser.problem(
+                        &format!("{at}.resolver"),
+                        format!("Sign-in resolver '{name}' is not available"),
+                    );
+                    return None;
+                }
             }
-        },
+        }
     };
     Some(resolver)
 }
@@ -181,60 +190,6 @@ fn claim_template(
             None
         }
     }
-}
-
-/// The resolvers Node offers only with some providers (§10.2), with their messages.
-fn provider_resolver(
-    name: &str,
-    provider: &str,
-    allow_without_catalog_user: bool,
-) -> Option<Resolver> {
-    let resolver = match (name, provider) {
-        ("emailMatchingUserEntityAnnotation", "google" | "microsoft" | "okta") => {
-            let (annotation, missing) = match provider {
-                "google" => ("google.com/email", "Google profile contained no email"),
-                "microsoft" => (
-                    "microsoft.com/email",
-                    "Microsoft profile contained no email",
-                ),
-                _ => ("okta.com/email", "Okta profile contained no email"),
-            };
-            Resolver::EmailMatchingUserEntityAnnotation {
-                annotation,
-                missing,
-                allow_without_catalog_user,
-            }
-        }
-        ("userIdMatchingUserEntityAnnotation", "github") => {
-            Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "github.com/user-id",
-                missing: "GitHub user profile does not contain a user ID",
-                exact_case: true,
-                allow_without_catalog_user,
-            }
-        }
-        ("userIdMatchingUserEntityAnnotation", "microsoft") => {
-            Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "graph.microsoft.com/user-id",
-                missing: "Microsoft profile contained no id",
-                exact_case: false,
-                allow_without_catalog_user,
-            }
-        }
-        ("usernameMatchingUserEntityName", "github" | "onelogin" | "oauth2") => {
-            let missing = match provider {
-                "github" => "GitHub user profile does not contain a username",
-                "onelogin" => "OneLogin user profile does not contain a username",
-                _ => "Oauth2 user profile does not contain a username",
-            };
-            Resolver::UsernameMatchingUserEntityName {
-                missing,
-                allow_without_catalog_user,
-            }
-        }
-        _ => return None,
-    };
-    Some(resolver)
 }
 
 /// `Ok(None)` when absent; `Err` when present but not a list of strings.
@@ -292,6 +247,21 @@ mod tests {
             ("github", "userIdMatchingUserEntityAnnotation", true),
             ("microsoft", "userIdMatchingUserEntityAnnotation", true),
             ("okta", "userIdMatchingUserEntityAnnotation", false),
+            ("oauth2Proxy", "forwardedUserMatchingUserEntityName", true),
+            (
+                "oauth2Proxy",
+                "forwardedPreferredUsernameMatchingUserEntityName",
+                true,
+            ),
+            ("gcpIap", "forwardedUserMatchingUserEntityName", false),
+            ("gcpIap", "emailMatchingUserEntityAnnotation", true),
+            ("gcpIap", "idMatchingUserEntityAnnotation", true),
+            ("azureEasyAuth", "idMatchingUserEntityAnnotation", true),
+            ("azureEasyAuth", "emailMatchingUserEntityAnnotation", false),
+            ("awsalb", "emailMatchingUserEntityProfileEmail", true),
+            ("awsalb", "emailMatchingUserEntityAnnotation", false),
+            ("cfaccess", "emailLocalPartMatchingUserEntityName", true),
+            ("cfaccess", "idMatchingUserEntityAnnotation", false),
         ] {
             let result = parse(
                 provider,

@@ -3,6 +3,7 @@
 //! stagedoor's declarative claim rules (allow/deny, ownership from IdP claims, refs built
 //! from claims).
 
+mod availability;
 mod builtin;
 mod claim_config;
 mod config;

@@ -16,6 +16,7 @@ use crate::keys::{KeyManager, Rotation};
 use crate::metrics::Metrics;
 use crate::oauth::sealed::Sealer;
 use crate::providers::guest::GuestProvider;
+use crate::providers::proxy::ProxyProvider;
 use crate::sessions::SessionManager;
 use crate::signin::Providers;
 use crate::signin::oauth::OAuthProvider;
@@ -233,8 +234,18 @@ fn providers(
             "auth.providers.{provider} is configured, but stagedoor does not serve this provider yet; /api/auth/{provider}/* answers 404"
         );
     }
+    let proxy = settings
+        .providers
+        .proxy
+        .iter()
+        .map(|proxy| {
+            let provider = ProxyProvider::new(proxy.clone(), http, clock.clone());
+            (proxy.id.to_ascii_lowercase(), provider)
+        })
+        .collect();
     Providers {
         oauth,
+        proxy,
         guest: settings
             .providers
             .guest

@@ -1,6 +1,6 @@
 //! The providers' sign-in routes under `/api/auth/{provider}/`: the OAuth providers' `/start`,
 //! `/handler/frame`, `/refresh` and `/logout` (one engine, [`oauth`]), and the proxy providers'
-//! `/refresh` ([`proxy`]: guest).
+//! `/refresh` ([`proxy`]: guest and the authenticating proxies).
 
 pub mod oauth;
 mod proxy;
@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::http::Query;
 use crate::http::{AppState, Route, client_info, is, refuse_large_body, request_id};
 use crate::providers::guest::GuestProvider;
+use crate::providers::proxy::ProxyProvider;
 use oauth::origin::Origins;
 use oauth::{FlowContext, OAuthProvider};
 
@@ -24,6 +25,8 @@ pub struct Providers {
     /// OAuth providers by id (`oidc`, ...).
     pub oauth: BTreeMap<String, OAuthProvider>,
     pub guest: Option<GuestProvider>,
+    /// Authenticating-proxy providers by lower-cased id (`gcpiap`, ...).
+    pub proxy: BTreeMap<String, ProxyProvider>,
 }
 
 /// The sign-in routes of every provider (and Node's 404 for an unconfigured guest).
@@ -38,10 +41,10 @@ fn claims(state: &AppState, segments: &[&str]) -> bool {
     let Some(providers) = state.features.get::<Providers>() else {
         return false;
     };
+    let id = segments[0].to_ascii_lowercase();
     is(segments[0], "guest")
-        || providers
-            .oauth
-            .contains_key(&segments[0].to_ascii_lowercase())
+        || providers.oauth.contains_key(&id)
+        || providers.proxy.contains_key(&id)
 }
 
 async fn handle(
@@ -59,15 +62,16 @@ async fn handle(
         method == Method::POST,
     );
     if is(segments[0], "guest") {
-        return proxy::guest(
-            state,
-            providers.guest.as_ref(),
-            get,
-            post,
-            segments,
-            request,
-        )
-        .await;
+        // Node's 404 for a guest module without its config.
+        let guest = providers.guest.as_ref().ok_or_else(|| {
+            Error::not_found(format!("No auth provider registered for '{}'", segments[0]))
+        })?;
+        let guest = proxy::Proxy::Guest(guest);
+        return proxy::handle(state, guest, (get, post), segments, request).await;
+    }
+    if let Some(provider) = providers.proxy.get(&segments[0].to_ascii_lowercase()) {
+        let provider = proxy::Proxy::Assertion(provider);
+        return proxy::handle(state, provider, (get, post), segments, request).await;
     }
     let provider = providers
         .oauth

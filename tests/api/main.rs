@@ -23,6 +23,7 @@ mod node_interop;
 mod oauth_presets;
 mod oidc_sign_in;
 mod operations;
+mod proxy_providers;
 mod replicas;
 mod sessions;
 mod token_exchange;

@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 
 use super::{FlowContext, OAuthEnv, OAuthProvider, failed};
 use crate::error::{Error, ErrorName};
-use crate::identity::{BackstageIdentityResponse, Profile, ProviderInfo, SignInResult};
+use crate::identity::{
+    BackstageIdentityResponse, Profile, ProviderInfo, SessionProviderInfo, SignInResult,
+};
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
     ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
@@ -57,7 +59,7 @@ impl OAuthProvider {
         };
         let mut result = SignInResult {
             profile: user.profile.clone(),
-            provider_info: Some(provider_info),
+            provider_info: Some(SessionProviderInfo::OAuth(provider_info)),
             backstage_identity: None,
         };
         if env.settings.sign_in.is_configured() {

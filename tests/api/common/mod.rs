@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod catalog;
 pub mod dns;
 pub mod exchange;
 pub mod fakes;
@@ -12,6 +13,7 @@ pub mod image;
 pub mod jose;
 pub mod node;
 pub mod postgres;
+pub mod proxy_keys;
 pub mod replicas;
 pub mod runtime;
 pub mod tls;

@@ -14,6 +14,8 @@ mod cases;
 mod compare;
 mod cookies;
 mod normalize;
+mod proxy;
+mod proxy_cases;
 mod run;
 mod scenarios;
 mod world;
