@@ -111,6 +111,14 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// Whether a listen host (`localhost` or an address) is this machine only.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

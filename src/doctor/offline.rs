@@ -230,7 +230,7 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
         );
     }
     if settings.web.metrics == crate::http::MetricsSettings::MainPort
-        && !is_loopback_host(&settings.web.listen.host)
+        && !crate::net::is_loopback_host(&settings.web.listen.host)
     {
         findings.push(
             Finding::new(
@@ -243,11 +243,4 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
     }
     findings.extend(super::proxy::risky_settings(settings));
     findings
-}
-
-pub(super) fn is_loopback_host(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

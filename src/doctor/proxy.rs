@@ -24,7 +24,7 @@ pub(super) fn risky_settings(settings: &Settings) -> Vec<Finding> {
             ));
             continue;
         }
-        if super::offline::is_loopback_host(&listen.host) {
+        if crate::net::is_loopback_host(&listen.host) {
             continue;
         }
         findings.push(

@@ -7,6 +7,7 @@ mod availability;
 mod builtin;
 mod claim_config;
 mod config;
+mod parser;
 mod rules;
 
 use std::borrow::Cow;
