@@ -24,9 +24,15 @@ pub enum Resolver {
     },
     /// Annotation = the provider's user id. GitHub also insists on an exact-case match.
     UserIdMatchingUserEntityAnnotation {
-        annotation: &'static str,
+        annotation: AnnotationKey,
         missing: &'static str,
         exact_case: bool,
+        allow_without_catalog_user: bool,
+    },
+    /// Annotation = the provider's user name (Bitbucket's `bitbucket.org/username`).
+    UsernameMatchingUserEntityAnnotation {
+        annotation: &'static str,
+        missing: &'static str,
         allow_without_catalog_user: bool,
     },
     UsernameMatchingUserEntityName {
@@ -39,6 +45,31 @@ pub enum Resolver {
         template: RefTemplate,
         allow_without_catalog_user: bool,
     },
+}
+
+/// The annotation a user id is looked up by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnotationKey {
+    Fixed(&'static str),
+    /// `<host of the profile URL>/user-id`: GitLab's own idea of its URL (`gitlab.com/user-id`),
+    /// and the message for a profile without one.
+    ProfileUrlHost {
+        missing: &'static str,
+    },
+}
+
+impl AnnotationKey {
+    fn key(&self, info: &SignInInfo) -> Result<String, ResolveError> {
+        match self {
+            Self::Fixed(annotation) => Ok((*annotation).to_owned()),
+            Self::ProfileUrlHost { missing } => info
+                .profile_url
+                .as_deref()
+                .and_then(|url| url::Url::parse(url).ok())
+                .and_then(|url| url.host_str().map(|host| format!("{host}/user-id")))
+                .ok_or_else(|| failed(ErrorName::Error, *missing)),
+        }
+    }
 }
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
@@ -94,8 +125,22 @@ impl Resolver {
                     .user_id
                     .as_deref()
                     .ok_or_else(|| failed(ErrorName::Error, *missing))?;
+                let annotation = annotation.key(info)?;
                 let fallback = allow_without_catalog_user.then_some(id);
-                by_user_id(catalog, annotation, id, *exact_case, fallback).await
+                by_user_id(catalog, &annotation, id, *exact_case, fallback).await
+            }
+            Self::UsernameMatchingUserEntityAnnotation {
+                annotation,
+                missing,
+                allow_without_catalog_user,
+            } => {
+                let username = info
+                    .username
+                    .as_deref()
+                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
+                let fallback = allow_without_catalog_user.then_some(username);
+                let query = UserQuery::by_annotation(annotation, username);
+                sign_in_with_catalog_user(catalog, &query, fallback).await
             }
             Self::UsernameMatchingUserEntityName {
                 missing,

@@ -21,6 +21,7 @@
 use figment::value::{Dict, Value};
 
 use super::SignIn;
+use super::availability::provider_resolver;
 use super::builtin::Resolver;
 use super::rules::RefTemplate;
 use crate::section::Problem;
@@ -183,60 +184,6 @@ fn claim_template(
     }
 }
 
-/// The resolvers Node offers only with some providers (§10.2), with their messages.
-fn provider_resolver(
-    name: &str,
-    provider: &str,
-    allow_without_catalog_user: bool,
-) -> Option<Resolver> {
-    let resolver = match (name, provider) {
-        ("emailMatchingUserEntityAnnotation", "google" | "microsoft" | "okta") => {
-            let (annotation, missing) = match provider {
-                "google" => ("google.com/email", "Google profile contained no email"),
-                "microsoft" => (
-                    "microsoft.com/email",
-                    "Microsoft profile contained no email",
-                ),
-                _ => ("okta.com/email", "Okta profile contained no email"),
-            };
-            Resolver::EmailMatchingUserEntityAnnotation {
-                annotation,
-                missing,
-                allow_without_catalog_user,
-            }
-        }
-        ("userIdMatchingUserEntityAnnotation", "github") => {
-            Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "github.com/user-id",
-                missing: "GitHub user profile does not contain a user ID",
-                exact_case: true,
-                allow_without_catalog_user,
-            }
-        }
-        ("userIdMatchingUserEntityAnnotation", "microsoft") => {
-            Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "graph.microsoft.com/user-id",
-                missing: "Microsoft profile contained no id",
-                exact_case: false,
-                allow_without_catalog_user,
-            }
-        }
-        ("usernameMatchingUserEntityName", "github" | "onelogin" | "oauth2") => {
-            let missing = match provider {
-                "github" => "GitHub user profile does not contain a username",
-                "onelogin" => "OneLogin user profile does not contain a username",
-                _ => "Oauth2 user profile does not contain a username",
-            };
-            Resolver::UsernameMatchingUserEntityName {
-                missing,
-                allow_without_catalog_user,
-            }
-        }
-        _ => return None,
-    };
-    Some(resolver)
-}
-
 /// `Ok(None)` when absent; `Err` when present but not a list of strings.
 pub(super) fn string_list(dict: &Dict, key: &str) -> Result<Option<Vec<String>>, ()> {
     let Some(value) = dict.get(key) else {
@@ -292,6 +239,29 @@ mod tests {
             ("github", "userIdMatchingUserEntityAnnotation", true),
             ("microsoft", "userIdMatchingUserEntityAnnotation", true),
             ("okta", "userIdMatchingUserEntityAnnotation", false),
+            ("gitlab", "usernameMatchingUserEntityName", true),
+            ("gitlab", "userIdMatchingUserEntityAnnotation", true),
+            ("gitlab", "usernameMatchingUserEntityAnnotation", false),
+            ("bitbucket", "userIdMatchingUserEntityAnnotation", true),
+            ("bitbucket", "usernameMatchingUserEntityAnnotation", true),
+            ("bitbucket", "usernameMatchingUserEntityName", false),
+            (
+                "bitbucketServer",
+                "emailMatchingUserEntityProfileEmail",
+                true,
+            ),
+            (
+                "bitbucketServer",
+                "userIdMatchingUserEntityAnnotation",
+                false,
+            ),
+            (
+                "bitbucketServer",
+                "usernameMatchingUserEntityAnnotation",
+                false,
+            ),
+            ("atlassian", "usernameMatchingUserEntityName", true),
+            ("atlassian", "userIdMatchingUserEntityAnnotation", false),
         ] {
             let result = parse(
                 provider,

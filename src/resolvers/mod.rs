@@ -3,6 +3,7 @@
 //! stagedoor's declarative claim rules (allow/deny, ownership from IdP claims, refs built
 //! from claims).
 
+mod availability;
 mod builtin;
 mod claim_config;
 mod config;
@@ -31,6 +32,8 @@ pub struct SignInInfo {
     pub username: Option<String>,
     /// The provider's stable user id (GitHub node id, Microsoft Graph id, ...).
     pub user_id: Option<String>,
+    /// The user's page at the provider (GitLab's `web_url`: its host names the annotation).
+    pub profile_url: Option<String>,
     /// The id_token and userinfo claims, for claim rules and templates.
     pub claims: Map<String, Value>,
 }

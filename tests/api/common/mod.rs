@@ -12,6 +12,7 @@ pub mod image;
 pub mod jose;
 pub mod node;
 pub mod postgres;
+pub mod provider;
 pub mod replicas;
 pub mod runtime;
 pub mod tls;
