@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth0;
+pub mod bitbucket;
 pub mod github;
 pub mod gitlab;
 pub mod guest;
@@ -66,6 +67,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "gitlab",
         kind: Kind::OAuth(gitlab::settings),
+    },
+    Registration {
+        id: "bitbucket",
+        kind: Kind::OAuth(bitbucket::settings),
     },
 ];
 

@@ -5,6 +5,7 @@
 
 mod bench_oidc_refresh;
 mod bench_token_exchange;
+mod bitbucket;
 mod catalog_sign_in;
 mod common;
 mod config_and_cli;
