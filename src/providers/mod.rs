@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth0;
 pub mod bitbucket;
+pub mod bitbucket_server;
 pub mod github;
 pub mod gitlab;
 pub mod guest;
@@ -71,6 +72,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "bitbucket",
         kind: Kind::OAuth(bitbucket::settings),
+    },
+    Registration {
+        id: "bitbucketServer",
+        kind: Kind::OAuth(bitbucket_server::settings),
     },
 ];
 

@@ -6,6 +6,7 @@
 mod bench_oidc_refresh;
 mod bench_token_exchange;
 mod bitbucket;
+mod bitbucket_server;
 mod catalog_sign_in;
 mod common;
 mod config_and_cli;
