@@ -4,6 +4,7 @@
 //! module and one line in [`REGISTRY`].
 
 pub mod api;
+pub mod atlassian;
 pub mod auth0;
 pub mod bitbucket;
 pub mod bitbucket_server;
@@ -76,6 +77,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "bitbucketServer",
         kind: Kind::OAuth(bitbucket_server::settings),
+    },
+    Registration {
+        id: "atlassian",
+        kind: Kind::OAuth(atlassian::settings),
     },
 ];
 

@@ -3,6 +3,7 @@
 //! Provider, the Node Backstage catalog and auth backend, PostgreSQL), with the shared helpers
 //! of [`common`].
 
+mod atlassian;
 mod bench_oidc_refresh;
 mod bench_token_exchange;
 mod bitbucket;
