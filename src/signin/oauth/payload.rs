@@ -244,9 +244,10 @@ fn profile(
     }
 }
 
-/// Node's message, plus what the operator can do about it.
+/// Node's message, plus what the operator can do about it where the email comes from OpenID
+/// userinfo (a provider's own API has no `email` scope to ask for: its message stays Node's).
 fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
-    if error.message == NO_EMAIL {
+    if error.message == NO_EMAIL && settings.behaviour.profile_api.is_none() {
         error.message = format!(
             "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
             settings.provider, settings.environment
