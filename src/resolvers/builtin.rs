@@ -258,6 +258,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gitlab_annotations_are_named_after_the_profile_urls_host() {
+        let key = AnnotationKey::ProfileUrlHost {
+            missing: "GitLab user profile does not contain a profile URL",
+        };
+        let info = |url: Option<&str>| SignInInfo {
+            profile_url: url.map(str::to_owned),
+            ..SignInInfo::default()
+        };
+        let named = key.key(&info(Some("https://gitlab.example.com:8443/alice")));
+        assert_eq!(named, Ok("gitlab.example.com/user-id".to_owned()));
+        for missing in [None, Some("not a url")] {
+            match key.key(&info(missing)) {
+                Err(ResolveError::Failed(error)) => {
+                    assert_eq!(
+                        error.message,
+                        "GitLab user profile does not contain a profile URL"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let fixed = AnnotationKey::Fixed("bitbucket.org/user-id").key(&info(None));
+        assert_eq!(fixed, Ok("bitbucket.org/user-id".to_owned()));
+    }
+
+    #[test]
     fn tags_are_removed_as_node_does() {
         assert_eq!(
             untagged_email("jane+ci@example.com").as_deref(),
