@@ -74,7 +74,9 @@ fn provider_checks(env: &OAuthEnvSettings, raw: &Value) -> Vec<Finding> {
                 | Resolver::EmailMatchingUserEntityAnnotation { .. }
         )
     });
-    if wants_email && !scopes.contains(&"email") {
+    // Providers with their own user API (github, gitlab, ...) have no `email` scope to ask for.
+    let openid_profile = env.behaviour.profile_api.is_none();
+    if wants_email && openid_profile && !scopes.contains(&"email") {
         findings.push(
             Finding::new(
                 Severity::Warning,
@@ -100,7 +102,33 @@ fn provider_checks(env: &OAuthEnvSettings, raw: &Value) -> Vec<Finding> {
         "auth0" => findings.extend(auth0_shapes(&check, config)),
         _ => {}
     }
+    findings.extend(resolvers_that_always_fail(env, &check, wants_email));
     findings
+}
+
+/// Resolvers Node offers for a provider whose profile never has what they need.
+fn resolvers_that_always_fail(
+    env: &OAuthEnvSettings,
+    check: &str,
+    wants_email: bool,
+) -> Option<Finding> {
+    let username = env
+        .sign_in
+        .resolvers
+        .iter()
+        .any(|resolver| matches!(resolver, Resolver::UsernameMatchingUserEntityName { .. }));
+    let (message, fix) = match env.provider.as_str() {
+        "bitbucket" if wants_email => (
+            "Bitbucket Cloud profiles carry no email (as Node's module, stagedoor does not read the emails API): email resolvers always fail",
+            "use userIdMatchingUserEntityAnnotation (annotation bitbucket.org/user-id) or usernameMatchingUserEntityAnnotation (bitbucket.org/username)",
+        ),
+        "atlassian" if username => (
+            "Atlassian profiles have no user name (as in Node): usernameMatchingUserEntityName always fails, and no resolver after it is tried",
+            "use emailMatchingUserEntityProfileEmail or emailLocalPartMatchingUserEntityName",
+        ),
+        _ => return None,
+    };
+    Some(Finding::new(Severity::Warning, format!("{check}.signIn"), message).fix(fix))
 }
 
 fn okta_shapes(check: &str, config: &Value) -> Vec<Finding> {

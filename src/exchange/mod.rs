@@ -167,6 +167,7 @@ fn sign_in_info(subject: &Subject) -> SignInInfo {
         },
         username: text("preferred_username"),
         user_id: text("sub"),
+        profile_url: None,
         claims,
     }
 }

@@ -67,6 +67,14 @@ pub struct TokenResponse {
     pub expires_in: Option<Value>,
 }
 
+/// What a provider's own API answered (see [`IdpClient::api_get`]).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
 pub struct IdpClient {
     pub http: reqwest::Client,
     pub timeout: Duration,
@@ -286,13 +294,10 @@ impl IdpClient {
         })
     }
 
-    /// A provider API's answer to `GET url` with the access token as Bearer: its status and
-    /// body (JSON, or `Null` when it is not JSON). Only a failure to get any answer is an error.
-    pub async fn api_get(
-        &self,
-        url: &str,
-        access_token: &str,
-    ) -> Result<(reqwest::StatusCode, Value), IdpError> {
+    /// A provider API's answer to `GET url` with the access token as Bearer: its status,
+    /// headers and body (JSON, or `Null` when it is not JSON). Only a failure to get any answer
+    /// is an error.
+    pub async fn api_get(&self, url: &str, access_token: &str) -> Result<ApiResponse, IdpError> {
         let request = self
             .http
             .get(url)
@@ -303,8 +308,13 @@ impl IdpClient {
             .send(request, &format!("cannot reach the IdP's API at {url}"))
             .await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
+        Ok(ApiResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     pub async fn revoke(

@@ -84,17 +84,17 @@ struct GitHubUser {
 impl ProfileApi for GitHubUser {
     fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
         Box::pin(async move {
-            let (status, body) = idp
+            let response = idp
                 .api_get(&self.url, access_token)
                 .await
                 .map_err(|error| ApiFailure::Failed(error.message))?;
-            if status == reqwest::StatusCode::UNAUTHORIZED {
+            if response.status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(ApiFailure::InvalidToken);
             }
-            let Value::Object(user) = body else {
+            let Value::Object(user) = response.body else {
                 return Err(ApiFailure::Failed("[object Object]".to_owned()));
             };
-            if !status.is_success() {
+            if !response.status.is_success() {
                 let message = user.get("message").and_then(Value::as_str);
                 return Err(ApiFailure::Failed(
                     message.unwrap_or("[object Object]").to_owned(),
@@ -126,6 +126,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         },
         username: login,
         user_id: text("node_id"),
+        profile_url: text("html_url"),
         claims: user,
     }
 }

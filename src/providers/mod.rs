@@ -1,18 +1,26 @@
 //! Sign-in providers, each one module, registered here by id. An OAuth provider's module reads
 //! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
-//! Connect; the shared engine (`crate::flow`) serves its routes. A proxy provider's module
-//! ([`proxy`]) reads `auth.providers.<id>` and checks the proxy's assertion. Adding a provider is adding its
+//! Connect; the shared engine (`crate::signin::oauth`) serves its routes. A proxy provider's
+//! module ([`proxy`]) reads `auth.providers.<id>` and checks the proxy's assertion. Adding a
+//! provider is adding its
 //! module and one line in [`REGISTRY`].
 
+pub mod api;
+pub mod atlassian;
 pub mod auth0;
+pub mod bitbucket;
+pub mod bitbucket_server;
 pub mod github;
+pub mod gitlab;
 pub mod guest;
 pub mod oauth;
 pub mod oauth2;
 pub mod oidc;
 pub mod okta;
 pub mod onelogin;
+pub mod profile_api;
 pub mod proxy;
+pub mod wording;
 
 use crate::section::Section;
 
@@ -64,6 +72,22 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "github",
         kind: Kind::OAuth(github::settings),
+    },
+    Registration {
+        id: "gitlab",
+        kind: Kind::OAuth(gitlab::settings),
+    },
+    Registration {
+        id: "bitbucket",
+        kind: Kind::OAuth(bitbucket::settings),
+    },
+    Registration {
+        id: "bitbucketServer",
+        kind: Kind::OAuth(bitbucket_server::settings),
+    },
+    Registration {
+        id: "atlassian",
+        kind: Kind::OAuth(atlassian::settings),
     },
     Registration {
         id: "oauth2Proxy",

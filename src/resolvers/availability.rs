@@ -1,9 +1,10 @@
-//! Which of Node's resolvers each provider offers besides the two common ones (§10.2), with
-//! their messages: a resolver name another provider's module registers is "not available".
+//! Which resolvers Node offers beyond the common ones, per provider (§10.2), with the
+//! messages of each provider module's `resolvers.cjs.js`.
 
-use super::builtin::Resolver;
+use super::builtin::{AnnotationKey, Resolver};
 
-/// The resolver `name` as `provider`'s module defines it, if it has one by that name.
+/// The resolvers Node offers only with some providers (§10.2), with their messages: a
+/// resolver name another provider's module registers is "not available".
 pub(super) fn provider_resolver(
     name: &str,
     provider: &str,
@@ -36,7 +37,7 @@ fn oauth_resolver(
         }
         ("userIdMatchingUserEntityAnnotation", "github") => {
             Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "github.com/user-id",
+                annotation: AnnotationKey::Fixed("github.com/user-id"),
                 missing: Some("GitHub user profile does not contain a user ID"),
                 exact_case: true,
                 allow_without_catalog_user,
@@ -44,7 +45,7 @@ fn oauth_resolver(
         }
         ("userIdMatchingUserEntityAnnotation", "microsoft") => {
             Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "graph.microsoft.com/user-id",
+                annotation: AnnotationKey::Fixed("graph.microsoft.com/user-id"),
                 missing: Some("Microsoft profile contained no id"),
                 exact_case: false,
                 allow_without_catalog_user,
@@ -58,6 +59,53 @@ fn oauth_resolver(
             };
             Resolver::UsernameMatchingUserEntityName {
                 missing,
+                allow_without_catalog_user,
+            }
+        }
+        _ => return code_hosting_resolver(name, provider, allow_without_catalog_user),
+    };
+    Some(resolver)
+}
+
+/// gitlab's, bitbucket's and atlassian's own resolvers (their modules' `resolvers.cjs.js`).
+fn code_hosting_resolver(
+    name: &str,
+    provider: &str,
+    allow_without_catalog_user: bool,
+) -> Option<Resolver> {
+    let resolver = match (name, provider) {
+        ("usernameMatchingUserEntityName", "gitlab" | "atlassian") => {
+            Resolver::UsernameMatchingUserEntityName {
+                missing: match provider {
+                    "gitlab" => "GitLab user profile does not contain a username",
+                    // Node's atlassian profile has no username: this one always fails.
+                    _ => "Atlassian user profile does not contain a username",
+                },
+                allow_without_catalog_user,
+            }
+        }
+        ("userIdMatchingUserEntityAnnotation", "gitlab") => {
+            Resolver::UserIdMatchingUserEntityAnnotation {
+                annotation: AnnotationKey::ProfileUrlHost {
+                    missing: "GitLab user profile does not contain a profile URL",
+                },
+                missing: Some("GitLab user profile does not contain a user ID"),
+                exact_case: false,
+                allow_without_catalog_user,
+            }
+        }
+        ("userIdMatchingUserEntityAnnotation", "bitbucket") => {
+            Resolver::UserIdMatchingUserEntityAnnotation {
+                annotation: AnnotationKey::Fixed("bitbucket.org/user-id"),
+                missing: Some("Bitbucket user profile does not contain an ID"),
+                exact_case: false,
+                allow_without_catalog_user,
+            }
+        }
+        ("usernameMatchingUserEntityAnnotation", "bitbucket") => {
+            Resolver::UsernameMatchingUserEntityAnnotation {
+                annotation: "bitbucket.org/username",
+                missing: "Bitbucket user profile does not contain a Username",
                 allow_without_catalog_user,
             }
         }
@@ -99,7 +147,7 @@ fn proxy_resolver(
         // nobody (Node would query every user).
         ("idMatchingUserEntityAnnotation", "gcpIap") => {
             Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "google.com/user-id",
+                annotation: AnnotationKey::Fixed("google.com/user-id"),
                 missing: None,
                 exact_case: false,
                 allow_without_catalog_user,
@@ -107,7 +155,7 @@ fn proxy_resolver(
         }
         ("idMatchingUserEntityAnnotation", "azureEasyAuth") => {
             Resolver::UserIdMatchingUserEntityAnnotation {
-                annotation: "graph.microsoft.com/user-id",
+                annotation: AnnotationKey::Fixed("graph.microsoft.com/user-id"),
                 missing: Some("User profile contained no id"),
                 exact_case: false,
                 allow_without_catalog_user,

@@ -25,9 +25,15 @@ pub enum Resolver {
     /// Annotation = the provider's user id. GitHub also insists on an exact-case match.
     /// Without an id: `missing` as the error, or (`None`) nobody found.
     UserIdMatchingUserEntityAnnotation {
-        annotation: &'static str,
+        annotation: AnnotationKey,
         missing: Option<&'static str>,
         exact_case: bool,
+        allow_without_catalog_user: bool,
+    },
+    /// Annotation = the provider's user name (Bitbucket's `bitbucket.org/username`).
+    UsernameMatchingUserEntityAnnotation {
+        annotation: &'static str,
+        missing: &'static str,
         allow_without_catalog_user: bool,
     },
     UsernameMatchingUserEntityName {
@@ -51,6 +57,31 @@ pub enum Resolver {
         template: RefTemplate,
         allow_without_catalog_user: bool,
     },
+}
+
+/// The annotation a user id is looked up by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnotationKey {
+    Fixed(&'static str),
+    /// `<host of the profile URL>/user-id`: GitLab's own idea of its URL (`gitlab.com/user-id`),
+    /// and the message for a profile without one.
+    ProfileUrlHost {
+        missing: &'static str,
+    },
+}
+
+impl AnnotationKey {
+    fn key(&self, info: &SignInInfo) -> Result<String, ResolveError> {
+        match self {
+            Self::Fixed(annotation) => Ok((*annotation).to_owned()),
+            Self::ProfileUrlHost { missing } => info
+                .profile_url
+                .as_deref()
+                .and_then(|url| url::Url::parse(url).ok())
+                .and_then(|url| url.host_str().map(|host| format!("{host}/user-id")))
+                .ok_or_else(|| failed(ErrorName::Error, *missing)),
+        }
+    }
 }
 
 const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
@@ -107,8 +138,22 @@ impl Resolver {
                     (None, Some(missing)) => return Err(failed(ErrorName::Error, *missing)),
                     (None, None) => return Err(ResolveError::NotFound),
                 };
+                let annotation = annotation.key(info)?;
                 let fallback = allow_without_catalog_user.then_some(id);
-                by_user_id(catalog, annotation, id, *exact_case, fallback).await
+                by_user_id(catalog, &annotation, id, *exact_case, fallback).await
+            }
+            Self::UsernameMatchingUserEntityAnnotation {
+                annotation,
+                missing,
+                allow_without_catalog_user,
+            } => {
+                let username = info
+                    .username
+                    .as_deref()
+                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
+                let fallback = allow_without_catalog_user.then_some(username);
+                let query = UserQuery::by_annotation(annotation, username);
+                sign_in_with_catalog_user(catalog, &query, fallback).await
             }
             Self::UsernameMatchingUserEntityName {
                 missing,
@@ -267,6 +312,32 @@ fn untagged_email(email: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gitlab_annotations_are_named_after_the_profile_urls_host() {
+        let key = AnnotationKey::ProfileUrlHost {
+            missing: "GitLab user profile does not contain a profile URL",
+        };
+        let info = |url: Option<&str>| SignInInfo {
+            profile_url: url.map(str::to_owned),
+            ..SignInInfo::default()
+        };
+        let named = key.key(&info(Some("https://gitlab.example.com:8443/alice")));
+        assert_eq!(named, Ok("gitlab.example.com/user-id".to_owned()));
+        for missing in [None, Some("not a url")] {
+            match key.key(&info(missing)) {
+                Err(ResolveError::Failed(error)) => {
+                    assert_eq!(
+                        error.message,
+                        "GitLab user profile does not contain a profile URL"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let fixed = AnnotationKey::Fixed("bitbucket.org/user-id").key(&info(None));
+        assert_eq!(fixed, Ok("bitbucket.org/user-id".to_owned()));
+    }
 
     #[test]
     fn tags_are_removed_as_node_does() {

@@ -236,6 +236,29 @@ mod tests {
             ("awsalb", "emailMatchingUserEntityAnnotation", false),
             ("cfaccess", "emailLocalPartMatchingUserEntityName", true),
             ("cfaccess", "idMatchingUserEntityAnnotation", false),
+            ("gitlab", "usernameMatchingUserEntityName", true),
+            ("gitlab", "userIdMatchingUserEntityAnnotation", true),
+            ("gitlab", "usernameMatchingUserEntityAnnotation", false),
+            ("bitbucket", "userIdMatchingUserEntityAnnotation", true),
+            ("bitbucket", "usernameMatchingUserEntityAnnotation", true),
+            ("bitbucket", "usernameMatchingUserEntityName", false),
+            (
+                "bitbucketServer",
+                "emailMatchingUserEntityProfileEmail",
+                true,
+            ),
+            (
+                "bitbucketServer",
+                "userIdMatchingUserEntityAnnotation",
+                false,
+            ),
+            (
+                "bitbucketServer",
+                "usernameMatchingUserEntityAnnotation",
+                false,
+            ),
+            ("atlassian", "usernameMatchingUserEntityName", true),
+            ("atlassian", "userIdMatchingUserEntityAnnotation", false),
         ] {
             let result = parse(
                 provider,

@@ -33,6 +33,8 @@ pub struct SignInInfo {
     pub username: Option<String>,
     /// The provider's stable user id (GitHub node id, Microsoft Graph id, ...).
     pub user_id: Option<String>,
+    /// The user's page at the provider (GitLab's `web_url`: its host names the annotation).
+    pub profile_url: Option<String>,
     /// The id_token and userinfo claims, for claim rules and templates.
     pub claims: Map<String, Value>,
 }

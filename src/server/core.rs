@@ -226,7 +226,9 @@ fn providers(
         .into_iter()
         .map(|(id, environments)| {
             let provider = OAuthProvider::new(&id, environments, http, metrics, clock);
-            (id, provider)
+            // Routes match provider ids case-insensitively, as Express does
+            // (`/bitbucketServer/start` and `/bitbucketserver/start`).
+            (id.to_ascii_lowercase(), provider)
         })
         .collect();
     for provider in &settings.providers.unsupported {

@@ -3,8 +3,11 @@
 //! Provider, the Node Backstage catalog and auth backend, PostgreSQL), with the shared helpers
 //! of [`common`].
 
+mod atlassian;
 mod bench_oidc_refresh;
 mod bench_token_exchange;
+mod bitbucket;
+mod bitbucket_server;
 mod catalog_sign_in;
 mod common;
 mod config_and_cli;
@@ -13,6 +16,7 @@ mod differential;
 mod doctor;
 mod fixtures_replay;
 mod github;
+mod gitlab;
 mod hardening;
 mod hardening_server;
 mod http_conventions;

@@ -119,6 +119,7 @@ impl AwsAlb {
                 profile,
                 username: Some(local_part),
                 user_id: text(&claims, "sub").map(str::to_owned),
+                profile_url: None,
                 claims,
             },
             provider_info,

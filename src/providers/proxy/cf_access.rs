@@ -162,6 +162,7 @@ impl CfAccess {
                     .get("id")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                profile_url: None,
                 claims: info_claims,
             },
             provider_info,

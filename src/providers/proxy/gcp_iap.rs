@@ -106,6 +106,7 @@ impl GcpIap {
                 username: None,
                 // `accounts.google.com:<id>`; without a colon there is no id.
                 user_id: sub.split(':').nth(1).map(str::to_owned),
+                profile_url: None,
                 claims,
             },
             provider_info,

@@ -10,7 +10,7 @@ use crate::identity::{
 };
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
-    ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
+    ApiFailure, ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
 };
 use crate::resolvers::SignInInfo;
 
@@ -66,6 +66,7 @@ impl OAuthProvider {
             let info = SignInInfo {
                 username: user.username,
                 user_id: user.user_id,
+                profile_url: user.profile_url,
                 profile: user.profile,
                 claims: user.claims,
             };
@@ -98,13 +99,12 @@ async fn user(
 ) -> Result<ApiProfile, Error> {
     let behaviour = &env.settings.behaviour;
     if let Some(api) = &behaviour.profile_api {
-        return api.fetch(&env.idp, access_token).await.map_err(|failure| {
-            let error = behaviour.errors.profile(failure);
-            match phase {
-                Phase::SignIn => failed_sign_in(error),
-                Phase::Refresh => error,
-            }
-        });
+        let mut user = api
+            .fetch(&env.idp, access_token)
+            .await
+            .map_err(|failure| api_error(behaviour, failure, phase))?;
+        fill_from_id_token(&mut user, id_claims);
+        return Ok(user);
     }
     let userinfo = fetch_userinfo(env, access_token).await?;
     check_same_subject(id_claims, &userinfo)?;
@@ -123,8 +123,44 @@ async fn user(
         profile,
         username: behaviour.username_claim.and_then(text),
         user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+        profile_url: None,
         claims,
     })
+}
+
+/// A provider API's failure, in Node's words: passport's `Failed to fetch user profile`
+/// (`Authentication failed, ` first at sign-in), or the provider module's own error as it is.
+fn api_error(behaviour: &Behaviour, failure: ApiFailure, phase: Phase) -> Error {
+    let own = matches!(failure, ApiFailure::Error(_));
+    let error = behaviour.errors.profile(failure);
+    match phase {
+        Phase::SignIn if !own => failed_sign_in(error),
+        _ => error,
+    }
+}
+
+/// Backstage's transform (§11.0): what the API's profile lacks comes from the ID token, if
+/// the IdP sent one (GitLab with `openid` among the scopes); an email the API marked
+/// unverified is not replaced, nor taken from the token when the token marks it so.
+fn fill_from_id_token(user: &mut ApiProfile, id_claims: &Map<String, Value>) {
+    let from = |name: &str| {
+        id_claims
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let unverified =
+        |claims: &Map<String, Value>| claims.get("email_verified") == Some(&Value::Bool(false));
+    let profile = &mut user.profile;
+    if profile.email.is_none() && !unverified(&user.claims) && !unverified(id_claims) {
+        profile.email = from("email");
+    }
+    if profile.picture.is_none() {
+        profile.picture = from("picture");
+    }
+    if profile.display_name.is_none() {
+        profile.display_name = from("name");
+    }
 }
 
 async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {
@@ -210,9 +246,10 @@ fn profile(
     }
 }
 
-/// Node's message, plus what the operator can do about it.
+/// Node's message, plus what the operator can do about it where the email comes from OpenID
+/// userinfo (a provider's own API has no `email` scope to ask for: its message stays Node's).
 fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
-    if error.message == NO_EMAIL {
+    if error.message == NO_EMAIL && settings.behaviour.profile_api.is_none() {
         error.message = format!(
             "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
             settings.provider, settings.environment

@@ -13,6 +13,8 @@ pub struct Fake {
     pub base: String,
     /// The ready line (clients, users, the provider's own base URLs).
     pub ready: Value,
+    /// Trusts the fake's certificate when it serves https.
+    http: reqwest::Client,
 }
 
 impl Drop for Fake {
@@ -27,10 +29,25 @@ impl Drop for Fake {
 impl Fake {
     /// `tests/fakes/<provider>/server.mjs` with `env`, once it listens.
     pub async fn start(provider: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(provider, env, None).await
+    }
+
+    /// Over https, with a certificate of `ca`.
+    pub async fn start_tls(provider: &str, env: &[(&str, &str)], ca: &super::tls::TestCa) -> Self {
+        Self::spawn(provider, env, Some(ca)).await
+    }
+
+    async fn spawn(provider: &str, env: &[(&str, &str)], tls: Option<&super::tls::TestCa>) -> Self {
         let script = super::manifest_dir().join(format!("tests/fakes/{provider}/server.mjs"));
         let mut child = Command::new("node")
             .arg(&script)
             .env("FAKE_PORT", "0")
+            .envs(tls.iter().flat_map(|ca| {
+                [
+                    ("FAKE_TLS_CERT", &ca.cert_file),
+                    ("FAKE_TLS_KEY", &ca.key_file),
+                ]
+            }))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -56,21 +73,37 @@ impl Fake {
             child: Some(child),
             base: ready["base"].as_str().unwrap().to_owned(),
             ready,
+            http: tls.map_or_else(super::client, super::tls::TestCa::client),
         }
     }
 
     /// The requests received so far (`{method, path, query, form, auth, ...}`).
     pub async fn requests(&self) -> Vec<Value> {
-        super::get_json(&format!("{}/__requests", self.base))
+        let response = self
+            .http
+            .get(format!("{}/__requests", self.base))
+            .send()
             .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+            .unwrap();
+        let requests: Value = response.json().await.unwrap();
+        requests.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Forgets the requests received so far.
+    pub async fn clear_requests(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/__requests", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "clear the requests");
     }
 
     /// `POST /__admin/<action>` with a form.
     pub async fn admin(&self, action: &str, form: &[(&str, &str)]) {
-        let response = super::client()
+        let response = self
+            .http
             .post(format!("{}/__admin/{action}", self.base))
             .form(form)
             .send()

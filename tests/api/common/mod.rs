@@ -13,6 +13,7 @@ pub mod image;
 pub mod jose;
 pub mod node;
 pub mod postgres;
+pub mod provider;
 pub mod proxy_keys;
 pub mod replicas;
 pub mod runtime;

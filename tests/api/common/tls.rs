@@ -18,7 +18,10 @@ pub struct TestCa {
 }
 
 impl TestCa {
-    /// A CA and a leaf certificate for `127.0.0.1` valid from yesterday for a week.
+    /// A CA and a leaf certificate valid from yesterday for a week, for `127.0.0.1`,
+    /// `localhost` and the hosts Backstage's bitbucket and atlassian modules hard-code (the
+    /// Node reference reaches the fakes under those names, see
+    /// `tests/fixtures/node/redirect-hosts.cjs`).
     pub fn new() -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -28,7 +31,15 @@ impl TestCa {
             .distinguished_name
             .push(DnType::CommonName, "stagedoor test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let names = [
+            "127.0.0.1",
+            "localhost",
+            "bitbucket.org",
+            "api.bitbucket.org",
+            "auth.atlassian.com",
+            "api.atlassian.com",
+        ];
+        let mut leaf = CertificateParams::new(names.map(str::to_owned).to_vec()).unwrap();
         leaf.distinguished_name
             .push(DnType::CommonName, "127.0.0.1");
         leaf.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);

@@ -21,6 +21,7 @@ pub struct Entry {
 
 const OIDC_SECTION: &str = "Signing in with an OpenID Provider";
 const PRESETS_SECTION: &str = "Okta, Auth0, OneLogin and generic OAuth2";
+const GITHUB_SECTION: &str = "GitHub";
 
 pub const ALLOWED: &[Entry] = &[
     Entry {
@@ -137,6 +138,20 @@ pub const ALLOWED: &[Entry] = &[
                 && d.step() == "start"
                 && d.at(".cookies.")
                 && d.only_node()
+        },
+    },
+    Entry {
+        why: "github: a GitHub App token's expiresInSeconds is a number (Node passes on the string of \
+              GitHub's form-encoded token answer; the frontend multiplies either)",
+        readme: GITHUB_SECTION,
+        matches: |d| {
+            d.provider == "github"
+                && d.ends("providerInfo.expiresInSeconds")
+                && d.node
+                    .as_ref()
+                    .and_then(|v| v.as_str())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    == d.stagedoor.as_ref().and_then(serde_json::Value::as_i64)
         },
     },
 ];

@@ -1,9 +1,29 @@
-//! The providers compared, one case each: the shape of its IdP, the frontend's scope, its
+//! The providers compared, one case each: its IdP (the OpenID Provider shaped as the
+//! product, or a fake of `tests/fakes/`), the accounts there, the frontend's scope, its
 //! `auth.providers.<id>` config (the same for Node and stagedoor) and the scenarios it runs.
-//! A new provider is a new entry in [`CASES`] (its Node module is already installed in
-//! `tests/node-backstage/`); a new kind of flow is a new [`Scenario`].
+//! A new provider is a new entry in [`CASES`] or `vcs_cases::VCS_CASES` (its Node module is
+//! already installed in `tests/node-backstage/`); a new kind of flow is a new [`Scenario`].
 
+use crate::differential::idps::Accounts;
 use crate::differential::scenarios::Scenario::{self, *};
+
+/// Where a case's IdP comes from.
+pub enum IdpKind {
+    /// The OpenID Provider of `tests/idp/`.
+    Op(IdpShape),
+    /// A fake of `tests/fakes/`.
+    Fake(FakeShape),
+}
+
+/// A fake IdP of `tests/fakes/<name>/server.mjs`.
+pub struct FakeShape {
+    pub name: &'static str,
+    /// https with the test CA (Node builds https URLs for it, or hard-codes its hosts).
+    pub tls: bool,
+    /// The hosts Node's module hard-codes, which Node reaches the fake under.
+    pub hosts: &'static [&'static str],
+    pub env: &'static [(&'static str, &'static str)],
+}
 
 /// How the test IdP (`tests/idp/idp.mjs`) is shaped for a provider.
 pub struct IdpShape {
@@ -26,15 +46,27 @@ pub struct Case {
     pub id: &'static str,
     /// The Node module, `@backstage/plugin-auth-backend-module-<module>-provider`.
     pub module: &'static str,
-    pub idp: IdpShape,
+    pub idp: IdpKind,
+    pub accounts: Accounts,
     /// What Backstage's frontend asks for at `/start`.
     pub scope: &'static str,
     /// `auth.providers.<id>`, with `{issuer}`, `{origin}` (`scheme://host:port`) and `{host}`
     /// (`host:port`) of its IdP filled in. Environment `development` is the default one;
     /// `second` uses client `backstage-second`.
     pub config: &'static str,
+    /// The other environments, one per resolver, that `EveryResolver` signs in to.
+    pub resolver_envs: &'static [&'static str],
+    /// An environment whose refresh tokens rotate (`StaleRefreshToken`).
+    pub rotating_env: &'static str,
     pub scenarios: &'static [Scenario],
 }
+
+/// The test OpenID Provider's accounts.
+const OP_ACCOUNTS: Accounts = Accounts {
+    alice: "alice@example.com",
+    nobody: "nobody@example.com",
+    noemail: "noemail",
+};
 
 /// What every provider runs.
 const COMMON: &[Scenario] = &[
@@ -59,14 +91,17 @@ pub const CASES: &[Case] = &[
     Case {
         id: "oidc",
         module: "oidc",
-        idp: IdpShape {
+        idp: IdpKind::Op(IdpShape {
             issuer_path: "",
             routes: None,
             tls: false,
             client_auth: "client_secret_basic",
             revocation_path: "/token/revocation",
             env: &[],
-        },
+        }),
+        accounts: OP_ACCOUNTS,
+        resolver_envs: &[],
+        rotating_env: "development",
         scope: "openid profile email offline_access",
         config: "
 development:
@@ -87,7 +122,7 @@ second:
     Case {
         id: "okta",
         module: "okta",
-        idp: IdpShape {
+        idp: IdpKind::Op(IdpShape {
             issuer_path: "/oauth2/default",
             routes: Some(
                 r#"{"authorization":"/v1/authorize","token":"/v1/token","userinfo":"/v1/userinfo","jwks":"/v1/keys","revocation":"/v1/revoke"}"#,
@@ -96,7 +131,10 @@ second:
             client_auth: "client_secret_basic",
             revocation_path: "/oauth2/default/v1/revoke",
             env: &[("IDP_BASIC_COLON", "1"), ("IDP_ID_TOKEN_OMIT", "picture")],
-        },
+        }),
+        accounts: OP_ACCOUNTS,
+        resolver_envs: &[],
+        rotating_env: "development",
         scope: "openid email profile offline_access",
         config: "
 development:
@@ -117,14 +155,17 @@ second:
     Case {
         id: "onelogin",
         module: "onelogin",
-        idp: IdpShape {
+        idp: IdpKind::Op(IdpShape {
             issuer_path: "/oidc/2",
             routes: Some(r#"{"jwks":"/certs"}"#),
             tls: false,
             client_auth: "client_secret_post",
             revocation_path: "/oidc/2/token/revocation",
             env: &[("IDP_ALL_CLAIMS", "1")],
-        },
+        }),
+        accounts: OP_ACCOUNTS,
+        resolver_envs: &[],
+        rotating_env: "development",
         scope: "openid email profile",
         config: "
 development:
@@ -143,7 +184,7 @@ second:
     Case {
         id: "auth0",
         module: "auth0",
-        idp: IdpShape {
+        idp: IdpKind::Op(IdpShape {
             issuer_path: "/",
             routes: Some(
                 r#"{"authorization":"/authorize","token":"/oauth/token","userinfo":"/userinfo","jwks":"/.well-known/jwks.json","revocation":"/oauth/revoke"}"#,
@@ -152,7 +193,10 @@ second:
             client_auth: "client_secret_post",
             revocation_path: "/oauth/revoke",
             env: &[("IDP_QUERY_ACCESS_TOKEN", "1")],
-        },
+        }),
+        accounts: OP_ACCOUNTS,
+        resolver_envs: &[],
+        rotating_env: "development",
         scope: "openid email profile",
         config: "
 development:
@@ -187,14 +231,17 @@ second:
     Case {
         id: "oauth2",
         module: "oauth2",
-        idp: IdpShape {
+        idp: IdpKind::Op(IdpShape {
             issuer_path: "",
             routes: None,
             tls: false,
             client_auth: "client_secret_post",
             revocation_path: "/token/revocation",
             env: &[],
-        },
+        }),
+        accounts: OP_ACCOUNTS,
+        resolver_envs: &[],
+        rotating_env: "development",
         scope: "openid profile email offline_access",
         config: "
 development:
@@ -213,6 +260,13 @@ second:
         scenarios: COMMON,
     },
 ];
+
+/// Every case: the OpenID Connect family's, then the code-hosting providers'.
+pub fn all() -> impl Iterator<Item = &'static Case> {
+    CASES
+        .iter()
+        .chain(crate::differential::vcs_cases::VCS_CASES.iter())
+}
 
 impl Case {
     /// The `auth.providers.<id>` block for an IdP at `issuer`, indented for `auth.providers`.

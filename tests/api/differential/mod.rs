@@ -5,6 +5,11 @@
 //! message, and the requests the IdP received. Every accepted difference is listed in
 //! `allowed.rs`; anything else fails with a readable diff.
 //!
+//! The IdPs: the OpenID Provider of `tests/idp/` shaped as each OpenID product (`cases.rs`),
+//! and the fakes of `tests/fakes/` for the code-hosting providers (`vcs_cases.rs`), which
+//! Node reaches at their configurable URLs or, where its modules hard-code hosts, through
+//! `tests/fixtures/node/redirect-hosts.cjs` and the test CA.
+//!
 //! Needs `tests/node-backstage/setup.sh` and `tests/idp/setup.sh`. Environment:
 //! `DIFFERENTIAL_CASES=oidc,okta` runs only those providers; `DIFFERENTIAL_DUMP=<dir>` writes
 //! each transcript there as `<provider>-<scenario>-<backend>.json`.
@@ -13,18 +18,20 @@ mod allowed;
 mod cases;
 mod compare;
 mod cookies;
+mod idps;
 mod normalize;
 mod proxy;
 mod proxy_cases;
 mod run;
 mod scenarios;
+mod vcs_cases;
 mod world;
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use cases::{CASES, Case};
+use cases::Case;
 use scenarios::Scenario;
 use world::{Backend, World};
 
@@ -34,7 +41,7 @@ async fn stagedoor_answers_every_scripted_sign_in_as_node_does() {
     let only = std::env::var("DIFFERENTIAL_CASES").ok();
     let mut unexplained = Vec::new();
     let mut explained = BTreeMap::new();
-    for case in CASES {
+    for case in cases::all() {
         if only
             .as_ref()
             .is_some_and(|only| !only.split(',').any(|id| id == case.id))

@@ -39,6 +39,8 @@ const TIME_KEYS: &[&str] = &["iat", "exp", "nbf", "auth_time", "expiresat", "exp
 pub struct Normalizer {
     /// `localhost:<port>` and `127.0.0.1:<port>` of the backend, written `<backend>`.
     backend_hosts: Vec<String>,
+    /// An address written as another (a fake IdP's base as the host it stands for).
+    aliases: Vec<(String, String)>,
     seen: HashMap<String, String>,
     counters: HashMap<String, usize>,
     /// `state.` inside a decoded state, so its nonce is counted apart from the OpenID nonce
@@ -53,10 +55,16 @@ impl Normalizer {
                 format!("localhost:{backend_port}"),
                 format!("127.0.0.1:{backend_port}"),
             ],
+            aliases: Vec::new(),
             seen: HashMap::new(),
             counters: HashMap::new(),
             prefix: "",
         }
+    }
+
+    /// Writes `from` (e.g. `https://127.0.0.1:<port>`) as `to` (`https://bitbucket.org`).
+    pub fn alias(&mut self, from: &str, to: &str) {
+        self.aliases.push((from.to_owned(), to.to_owned()));
     }
 
     /// `<kind#n>`, the same for the same value.
@@ -123,9 +131,12 @@ impl Normalizer {
         json!(self.hosts(text))
     }
 
-    /// The backend's own host:port written `<backend>`.
+    /// The backend's own host:port written `<backend>`, and the aliases.
     pub fn hosts(&self, text: &str) -> String {
         let mut text = text.to_owned();
+        for (from, to) in &self.aliases {
+            text = text.replace(from, to);
+        }
         for host in &self.backend_hosts {
             text = text.replace(host, "<backend>");
         }

@@ -5,10 +5,17 @@ use reqwest::Method;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::{Map, Value, json};
 
-use crate::common::{browser::Browser, browser::Page, idp::Idp};
+use crate::common::{browser::Browser, browser::Page};
 use crate::differential::cases::Case;
+use crate::differential::idps::CaseIdp;
 use crate::differential::normalize::Normalizer;
 use crate::differential::world::Backend;
+
+/// `url` with the IdP's `answer` added to its query.
+fn with_answer(url: &str, answer: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{answer}")
+}
 
 /// The app's origin (`app.baseUrl`), where the frontend runs.
 pub const APP_ORIGIN: &str = "http://localhost:3000";
@@ -18,7 +25,7 @@ pub const FROM_APP: (&str, &str) = ("origin", APP_ORIGIN);
 pub struct Run<'a> {
     pub case: &'a Case,
     pub backend: &'a Backend,
-    pub idp: &'a Idp,
+    pub idp: &'a CaseIdp,
     pub browser: Browser,
     normalizer: Normalizer,
     /// step name → what happened at that step
@@ -26,15 +33,29 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(case: &'a Case, backend: &'a Backend, idp: &'a Idp, http: reqwest::Client) -> Self {
+    pub fn new(
+        case: &'a Case,
+        backend: &'a Backend,
+        idp: &'a CaseIdp,
+        http: reqwest::Client,
+    ) -> Self {
+        let mut normalizer = Normalizer::new(backend.port);
+        if let Some((from, to)) = idp.alias() {
+            normalizer.alias(&from, &to);
+        }
         Self {
             case,
             backend,
             idp,
             browser: Browser::with_client(http),
-            normalizer: Normalizer::new(backend.port),
+            normalizer,
             transcript: Map::new(),
         }
+    }
+
+    /// The IdP's answer logging in as `account` (`login=<account>`).
+    pub fn login(account: &str) -> String {
+        format!("login={account}")
     }
 
     /// `{auth_url}/{provider}{path}`
@@ -87,18 +108,22 @@ impl<'a> Run<'a> {
             .await
     }
 
-    /// The browser's trip through the IdP from `authorize_url`: the interaction page gets
-    /// `answer` (`login=<account>` or `deny=1`). Returns the callback URL it was sent to
-    /// (not visited). Not recorded as a step: the IdP's requests go to the next one.
+    /// The browser's trip through the IdP from `authorize_url`: the OpenID Provider's
+    /// interaction page, or a fake's authorize URL, gets `answer` (`login=<account>` or
+    /// `deny=1`). Returns the callback URL it was sent to (not visited). Not recorded as a
+    /// step: the IdP's requests go to the next one.
     pub async fn through_idp(&mut self, authorize_url: &str, answer: &str) -> String {
-        let mut url = authorize_url.to_owned();
+        let fake = matches!(self.idp, CaseIdp::Fake { .. });
+        let mut url = self.idp.reachable(authorize_url);
+        if fake {
+            url = with_answer(&url, answer);
+        }
         for _ in 0..10 {
             if url.starts_with(&self.backend.auth_url) {
                 return url;
             }
             if url.contains("/interaction/") {
-                let separator = if url.contains('?') { '&' } else { '?' };
-                url = format!("{url}{separator}{answer}");
+                url = with_answer(&url, answer);
             }
             let page = self.browser.get(&url).await;
             let location = page.location().unwrap_or_else(|| {

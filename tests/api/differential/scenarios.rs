@@ -1,9 +1,9 @@
 //! The scripted flows, each run the same way against Node and against stagedoor. Step names
 //! are the keys of the transcript (and of the differences reported).
 
+use crate::differential::cases::IdpKind;
 use crate::differential::run::{APP_ORIGIN, FROM_APP, Run, XRW};
 
-const ALICE: &str = "login=alice@example.com";
 const EVIL_ORIGIN: &str = "http://evil.example.com";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +37,11 @@ pub enum Scenario {
     SecondEnvironment,
     /// auth0: `/start` with an `organization` other than the configured one.
     OrganizationMismatch,
+    /// Each of the case's other environments (one per resolver): alice, then an account
+    /// outside the catalog.
+    EveryResolver,
+    /// Refresh, then refresh again with the refresh token the first one replaced.
+    StaleRefreshToken,
 }
 
 impl Scenario {
@@ -51,11 +56,12 @@ impl Scenario {
             Self::ChunkedRefreshCookie => chunked_refresh_cookie(run).await,
             Self::LogoutWhenTheIdpFails => logout_when_the_idp_fails(run).await,
             Self::UserOutsideTheCatalog => {
-                run.sign_in("", "development", "login=nobody@example.com")
-                    .await;
+                let nobody = Run::login(run.case.accounts.nobody);
+                run.sign_in("", "development", &nobody).await;
             }
             Self::AccountWithoutEmail => {
-                run.sign_in("", "development", "login=noemail").await;
+                let noemail = Run::login(run.case.accounts.noemail);
+                run.sign_in("", "development", &noemail).await;
             }
             Self::AccessDenied => {
                 run.sign_in("", "development", "deny=1").await;
@@ -70,12 +76,18 @@ impl Scenario {
                 let start = run.start_url("second", "popup", APP_ORIGIN, "&organization=org_other");
                 run.visit("start", &start).await;
             }
+            Self::EveryResolver => every_resolver(run).await,
+            Self::StaleRefreshToken => stale_refresh_token(run).await,
         }
     }
 }
 
+fn alice(run: &Run<'_>) -> String {
+    Run::login(run.case.accounts.alice)
+}
+
 async fn session(run: &mut Run<'_>) {
-    run.sign_in("", "development", ALICE).await;
+    run.sign_in("", "development", &alice(run)).await;
     run.refresh("refresh", "development", &[XRW, FROM_APP])
         .await;
     run.refresh("refresh (rotated)", "development", &[XRW, FROM_APP])
@@ -94,7 +106,7 @@ async fn session(run: &mut Run<'_>) {
 async fn redirect_sign_in(run: &mut Run<'_>) {
     let extra = "&redirectUrl=http%3A%2F%2Flocalhost%3A3000%2Fcatalog%3Fkind%3Dcomponent";
     let start = run.start_url("development", "redirect", APP_ORIGIN, extra);
-    let callback = run.start_and_idp("start", &start, ALICE).await;
+    let callback = run.start_and_idp("start", &start, &alice(run)).await;
     run.visit("callback", &callback).await;
     run.refresh("refresh", "development", &[XRW, FROM_APP])
         .await;
@@ -102,7 +114,7 @@ async fn redirect_sign_in(run: &mut Run<'_>) {
 
 async fn chunked_refresh_cookie(run: &mut Run<'_>) {
     run.idp.set_refresh_token_bits(30_000).await;
-    run.sign_in("", "development", ALICE).await;
+    run.sign_in("", "development", &alice(run)).await;
     run.refresh("refresh", "development", &[XRW, FROM_APP])
         .await;
     run.refresh("refresh (rotated)", "development", &[XRW, FROM_APP])
@@ -112,8 +124,11 @@ async fn chunked_refresh_cookie(run: &mut Run<'_>) {
 }
 
 async fn logout_when_the_idp_fails(run: &mut Run<'_>) {
-    run.sign_in("", "development", ALICE).await;
-    run.idp.fail(run.case.idp.revocation_path, 503).await;
+    run.sign_in("", "development", &alice(run)).await;
+    let IdpKind::Op(shape) = &run.case.idp else {
+        panic!("LogoutWhenTheIdpFails needs the OpenID Provider");
+    };
+    run.idp.fail(shape.revocation_path, 503).await;
     run.logout("logout", &[XRW, FROM_APP]).await;
     run.idp.clear_failures().await;
     run.refresh("refresh after logout", "development", &[XRW, FROM_APP])
@@ -129,16 +144,22 @@ async fn bad_code(run: &mut Run<'_>) {
         .find(|(key, _)| key == "state")
         .map(|(_, value)| value.into_owned())
         .expect("a state");
-    let iss = url::form_urlencoded::byte_serialize(run.idp.issuer.as_bytes()).collect::<String>();
+    let iss = match run.idp.issuer() {
+        Some(issuer) => format!(
+            "&iss={}",
+            url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect::<String>()
+        ),
+        None => String::new(),
+    };
     let callback = run.url(&format!(
-        "/handler/frame?code=not-a-code-the-idp-issued&state={state}&iss={iss}"
+        "/handler/frame?code=not-a-code-the-idp-issued&state={state}{iss}"
     ));
     run.visit("callback", &callback).await;
 }
 
 async fn replayed_callback(run: &mut Run<'_>) {
     let start = run.start_url("development", "popup", APP_ORIGIN, "");
-    let callback = run.start_and_idp("start", &start, ALICE).await;
+    let callback = run.start_and_idp("start", &start, &alice(run)).await;
     run.visit("callback", &callback).await;
     run.visit("callback (replayed)", &callback).await;
     run.refresh("refresh after the replay", "development", &[XRW, FROM_APP])
@@ -147,7 +168,7 @@ async fn replayed_callback(run: &mut Run<'_>) {
 
 async fn missing_nonce_cookie(run: &mut Run<'_>) {
     let start = run.start_url("development", "popup", APP_ORIGIN, "");
-    let callback = run.start_and_idp("start", &start, ALICE).await;
+    let callback = run.start_and_idp("start", &start, &alice(run)).await;
     let host = run.backend.host();
     let nonce_cookie = format!("{}-nonce", run.case.id);
     run.browser.remove_cookie(&host, &nonce_cookie);
@@ -157,7 +178,7 @@ async fn missing_nonce_cookie(run: &mut Run<'_>) {
 async fn disallowed_origin(run: &mut Run<'_>) {
     let start = run.start_url("development", "popup", EVIL_ORIGIN, "");
     run.visit("start", &start).await;
-    run.sign_in("sign-in: ", "development", ALICE).await;
+    run.sign_in("sign-in: ", "development", &alice(run)).await;
     let evil = [XRW, ("origin", EVIL_ORIGIN)];
     run.refresh("refresh from the other origin", "development", &evil)
         .await;
@@ -168,7 +189,7 @@ async fn disallowed_origin(run: &mut Run<'_>) {
 
 async fn forged_origin(run: &mut Run<'_>) {
     let start = run.start_url("development", "popup", APP_ORIGIN, "");
-    let callback = run.start_and_idp("start", &start, ALICE).await;
+    let callback = run.start_and_idp("start", &start, &alice(run)).await;
     let mut url = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
@@ -197,10 +218,32 @@ fn with_origin(state: &str, origin: &str) -> String {
 }
 
 async fn second_environment(run: &mut Run<'_>) {
-    run.sign_in("without an IdP session: ", "second", ALICE)
+    let alice = alice(run);
+    run.sign_in("without an IdP session: ", "second", &alice)
         .await;
-    run.sign_in("development: ", "development", ALICE).await;
-    run.sign_in("with an IdP session: ", "second", ALICE).await;
+    run.sign_in("development: ", "development", &alice).await;
+    run.sign_in("with an IdP session: ", "second", &alice).await;
     run.refresh("refresh (second)", "second", &[XRW, FROM_APP])
+        .await;
+}
+
+async fn every_resolver(run: &mut Run<'_>) {
+    let (alice, nobody) = (alice(run), Run::login(run.case.accounts.nobody));
+    for env in run.case.resolver_envs {
+        run.sign_in(&format!("{env}: "), env, &alice).await;
+        run.sign_in(&format!("{env}, nobody: "), env, &nobody).await;
+    }
+}
+
+async fn stale_refresh_token(run: &mut Run<'_>) {
+    let env = run.case.rotating_env;
+    run.sign_in("", env, &alice(run)).await;
+    let host = run.backend.host();
+    let name = format!("{}-refresh-token", run.case.id);
+    let first = run.browser.cookie(&host, &name).expect("a refresh cookie");
+    run.refresh("refresh", env, &[XRW, FROM_APP]).await;
+    let path = format!("/api/auth/{}", run.case.id);
+    run.browser.set_cookie(&host, &name, &path, &first);
+    run.refresh("refresh with the replaced token", env, &[XRW, FROM_APP])
         .await;
 }

@@ -1,15 +1,18 @@
-//! Everything both backends are run against: one test IdP per provider case (shaped as that
-//! product), the Node reference (auth-backend 0.30.1 with the case's modules, its own catalog)
-//! and the real stagedoor binary, configured with the same `auth.providers` and using the
-//! Node backend's catalog.
+//! Everything both backends are run against: one IdP per provider case (the test OpenID
+//! Provider shaped as that product, or the provider's fake), the Node reference (auth-backend
+//! 0.30.1 with the case's modules, its own catalog, the fakes' hard-coded hosts redirected to
+//! them) and the real stagedoor binary, configured with the same `auth.providers` and using
+//! the Node backend's catalog.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::common::fakes::Fake;
 use crate::common::{idp::Idp, node, node::NodeBackend, replicas::Replica, tls::TestCa};
-use crate::differential::cases::{CASES, Case};
+use crate::differential::cases::{self, Case, FakeShape, IdpKind, IdpShape};
+use crate::differential::idps::CaseIdp;
 
 /// One of the two backends under comparison.
 pub struct Backend {
@@ -36,10 +39,12 @@ impl Backend {
 
 pub struct World {
     pub ca: Arc<TestCa>,
-    pub idps: BTreeMap<&'static str, Idp>,
+    pub idps: BTreeMap<&'static str, CaseIdp>,
     pub backends: [Backend; 2],
     _node: NodeBackend,
     _stagedoor: Replica,
+    /// Holds the catalog file.
+    _dir: tempfile::TempDir,
 }
 
 const SESSION_SECRET: &str = "differential-session-secret-0123456789";
@@ -60,7 +65,7 @@ impl World {
         let (node_port, stagedoor_port) = (node::free_port(), node::free_port());
         // The IdPs start side by side (each takes about a second).
         let mut starting = tokio::task::JoinSet::new();
-        for case in CASES {
+        for case in cases::all() {
             let ca = ca.clone();
             starting.spawn(async move {
                 let idp = start_idp(case, &ca, [node_port, stagedoor_port]).await;
@@ -73,16 +78,13 @@ impl World {
             idps.insert(id, idp);
         }
         let auth = auth_config(&idps);
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = crate::common::provider::annotated_catalog(
+            dir.path(),
+            crate::differential::vcs_cases::ANNOTATIONS,
+        );
+        let node = start_node(node_port, &idps, &auth, &ca, &catalog).await;
         let ca_file = ca.ca_file.to_str().unwrap().to_owned();
-        let modules: Vec<&str> = CASES.iter().map(|case| case.module).collect();
-        let node_config = format!("{auth}{CORS}");
-        let node = NodeBackend::start_auth_at(
-            node_port,
-            &modules,
-            &node_config,
-            &[("NODE_EXTRA_CA_CERTS", &ca_file)],
-        )
-        .await;
         let stagedoor_config = format!(
             "backend:\n  baseUrl: http://localhost:{stagedoor_port}\n\
              stagedoor:\n  catalog:\n    baseUrl: {}\n    auth: {{ type: static, token: {} }}\n",
@@ -105,8 +107,38 @@ impl World {
             ],
             _node: node,
             _stagedoor: stagedoor,
+            _dir: dir,
         }
     }
+}
+
+/// The Node reference with every case's module, trusting the test CA, reaching the hosts the
+/// modules hard-code at the fakes, on the annotated catalog.
+async fn start_node(
+    port: u16,
+    idps: &BTreeMap<&'static str, CaseIdp>,
+    auth: &str,
+    ca: &TestCa,
+    catalog: &std::path::Path,
+) -> NodeBackend {
+    let redirected: serde_json::Map<String, serde_json::Value> = idps
+        .values()
+        .flat_map(CaseIdp::redirected_hosts)
+        .map(|(host, address)| (host.to_owned(), json!(address)))
+        .collect();
+    let preload = crate::common::manifest_dir().join("tests/fixtures/node/redirect-hosts.cjs");
+    let modules: Vec<&str> = cases::all().map(|case| case.module).collect();
+    let env = [
+        ("NODE_EXTRA_CA_CERTS", ca.ca_file.display().to_string()),
+        ("NODE_OPTIONS", format!("--require {}", preload.display())),
+        (
+            "REDIRECT_HOSTS",
+            serde_json::Value::Object(redirected).to_string(),
+        ),
+        ("CATALOG_FILE", catalog.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    NodeBackend::start_auth_at(port, &modules, &format!("{auth}{CORS}"), &env).await
 }
 
 /// stagedoor's test base config allows the app's origin with credentials; so does Node here.
@@ -117,22 +149,40 @@ const CORS: &str = "backend:
     credentials: true
 ";
 
-fn auth_config(idps: &BTreeMap<&'static str, Idp>) -> String {
+fn auth_config(idps: &BTreeMap<&'static str, CaseIdp>) -> String {
     let mut yaml = format!(
         "auth:\n  environment: development\n  session:\n    secret: {SESSION_SECRET}\n  providers:\n"
     );
-    for case in CASES {
-        yaml.push_str(&case.provider_yaml(&idps[case.id].issuer));
+    for case in cases::all() {
+        yaml.push_str(&case.provider_yaml(idps[case.id].base()));
     }
     yaml
 }
 
-/// The case's IdP, with clients `backstage` and `backstage-second` whose redirect URIs are the
-/// callbacks of both backends.
-async fn start_idp(case: &Case, ca: &TestCa, ports: [u16; 2]) -> Idp {
+/// The case's IdP: its fake, or the OpenID Provider with clients `backstage` and
+/// `backstage-second` whose redirect URIs are the callbacks of both backends.
+async fn start_idp(case: &Case, ca: &TestCa, ports: [u16; 2]) -> CaseIdp {
+    match &case.idp {
+        IdpKind::Op(shape) => CaseIdp::Op(start_op(case.id, shape, ca, ports).await),
+        IdpKind::Fake(shape) => CaseIdp::Fake {
+            fake: start_fake(shape, ca).await,
+            hosts: shape.hosts,
+        },
+    }
+}
+
+async fn start_fake(shape: &FakeShape, ca: &TestCa) -> Fake {
+    if shape.tls {
+        Fake::start_tls(shape.name, shape.env, ca).await
+    } else {
+        Fake::start(shape.name, shape.env).await
+    }
+}
+
+async fn start_op(id: &str, shape: &IdpShape, ca: &TestCa, ports: [u16; 2]) -> Idp {
     let redirect_uris: Vec<String> = ports
         .iter()
-        .map(|port| format!("http://localhost:{port}/api/auth/{}/handler/frame", case.id))
+        .map(|port| format!("http://localhost:{port}/api/auth/{id}/handler/frame"))
         .collect();
     let client = |id: &str, secret: &str| {
         json!({
@@ -141,7 +191,7 @@ async fn start_idp(case: &Case, ca: &TestCa, ports: [u16; 2]) -> Idp {
             "redirect_uris": redirect_uris,
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
-            "token_endpoint_auth_method": case.idp.client_auth,
+            "token_endpoint_auth_method": shape.client_auth,
             "id_token_signed_response_alg": "RS256",
         })
     };
@@ -149,12 +199,12 @@ async fn start_idp(case: &Case, ca: &TestCa, ports: [u16; 2]) -> Idp {
         client("backstage", "backstage-secret"),
         client("backstage-second", "second-secret")
     ]);
-    let mut env = vec![("IDP_ISSUER_PATH", case.idp.issuer_path)];
-    env.extend_from_slice(case.idp.env);
-    if let Some(routes) = case.idp.routes {
+    let mut env = vec![("IDP_ISSUER_PATH", shape.issuer_path)];
+    env.extend_from_slice(shape.env);
+    if let Some(routes) = shape.routes {
         env.push(("IDP_ROUTES", routes));
     }
-    if case.idp.tls {
+    if shape.tls {
         Idp::start_tls(Some(&clients), &env, ca).await
     } else {
         Idp::start_with(Some(&clients), &env).await
