@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::oauth::{Behaviour, Endpoints, ErrorWording, OAuthEnvSettings, UserinfoCall, common};
 pub use super::profile_api::{ApiFailure, ApiFuture, ApiProfile, ProfileApi};
-use crate::oauth::idp::{ClientAuth, Metadata};
+use crate::oauth::idp::{ClientAuth, IdpClient, Metadata};
 use crate::section::Section;
 
 /// What a provider whose profile comes from its API fixes: its endpoints, client
@@ -136,6 +136,26 @@ pub fn id_text(object: &Map<String, Value>, name: &str) -> Option<String> {
         Value::Null => None,
         Value::String(id) => Some(id.clone()),
         other => Some(other.to_string()),
+    }
+}
+
+/// A user API read with one GET of `url`; `profile` turns the user object into the profile
+/// (GitLab's `/api/v4/user`, Bitbucket's `/2.0/user`).
+#[derive(Debug)]
+pub struct UserApi {
+    pub url: String,
+    pub profile: fn(Map<String, Value>) -> ApiProfile,
+}
+
+impl ProfileApi for UserApi {
+    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+        Box::pin(async move {
+            let response = idp
+                .api_get(&self.url, access_token)
+                .await
+                .map_err(|error| ApiFailure::Failed(error.message))?;
+            Ok((self.profile)(user_object(response.status, response.body)?))
+        })
     }
 }
 

@@ -8,12 +8,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::api::{
-    ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, hosts, text, user_object,
-};
+use super::api::{ApiPreset, ApiProfile, UserApi, hosts, text};
 use super::oauth::OAuthEnvSettings;
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient};
+use crate::oauth::idp::ClientAuth;
 use crate::section::Section;
 
 pub fn settings(
@@ -34,27 +32,10 @@ fn preset(reader: &mut Section<'_>) -> ApiPreset {
         persist_scopes: true,
         prompt: None,
         start_params: Vec::new(),
-        api: Arc::new(BitbucketUser {
+        api: Arc::new(UserApi {
             url: format!("{api}/2.0/user"),
+            profile,
         }),
-    }
-}
-
-/// `GET /2.0/user` of Bitbucket Cloud's REST API.
-#[derive(Debug)]
-struct BitbucketUser {
-    url: String,
-}
-
-impl ProfileApi for BitbucketUser {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
-        Box::pin(async move {
-            let response = idp
-                .api_get(&self.url, access_token)
-                .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
-            Ok(profile(user_object(response.status, response.body)?))
-        })
     }
 }
 

@@ -9,12 +9,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::api::{
-    ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, base_url, id_text, text, user_object,
-};
+use super::api::{ApiPreset, ApiProfile, UserApi, base_url, id_text, text};
 use super::oauth::OAuthEnvSettings;
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient};
+use crate::oauth::idp::ClientAuth;
 use crate::section::Section;
 
 const GITLAB_COM: &str = "https://gitlab.com";
@@ -38,27 +36,10 @@ fn preset(reader: &mut Section<'_>) -> ApiPreset {
         persist_scopes: false,
         prompt: None,
         start_params: Vec::new(),
-        api: Arc::new(GitLabUser {
+        api: Arc::new(UserApi {
             url: format!("{base}/api/v4/user"),
+            profile,
         }),
-    }
-}
-
-/// `GET /api/v4/user` of GitLab's REST API.
-#[derive(Debug)]
-struct GitLabUser {
-    url: String,
-}
-
-impl ProfileApi for GitLabUser {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
-        Box::pin(async move {
-            let response = idp
-                .api_get(&self.url, access_token)
-                .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
-            Ok(profile(user_object(response.status, response.body)?))
-        })
     }
 }
 
