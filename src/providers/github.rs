@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::oauth::{
-    ApiFailure, ApiFuture, ApiProfile, Behaviour, Endpoints, ErrorWording, OAuthEnvSettings,
-    ProfileApi, RefreshStyle, UserinfoCall, common,
+    ApiCall, ApiFailure, ApiFuture, ApiProfile, Behaviour, Endpoints, ErrorWording,
+    OAuthEnvSettings, ProfileApi, RefreshStyle, UserinfoCall, common,
 };
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient, Metadata};
+use crate::oauth::idp::{ClientAuth, Metadata};
 use crate::section::Section;
 
 /// What the refresh cookie of a token that never expires starts with (Node's prefix).
@@ -82,23 +82,26 @@ struct GitHubUser {
 }
 
 impl ProfileApi for GitHubUser {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+    fn fetch<'a>(&'a self, call: ApiCall<'a>) -> ApiFuture<'a> {
         Box::pin(async move {
-            let (status, body) = idp
-                .api_get(&self.url, access_token)
+            // passport-github2's words.
+            let failed = |reason: &str| {
+                ApiFailure::Message(format!("Failed to fetch user profile - {reason}"))
+            };
+            let (status, body) = call
+                .idp
+                .api_get(&self.url, call.access_token)
                 .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
+                .map_err(|error| failed(&error.message))?;
             if status == reqwest::StatusCode::UNAUTHORIZED {
-                return Err(ApiFailure::InvalidToken);
+                return Err(ApiFailure::Message("Invalid access token".to_owned()));
             }
             let Value::Object(user) = body else {
-                return Err(ApiFailure::Failed("[object Object]".to_owned()));
+                return Err(failed("[object Object]"));
             };
             if !status.is_success() {
                 let message = user.get("message").and_then(Value::as_str);
-                return Err(ApiFailure::Failed(
-                    message.unwrap_or("[object Object]").to_owned(),
-                ));
+                return Err(failed(message.unwrap_or("[object Object]")));
             }
             Ok(profile(user))
         })
@@ -127,6 +130,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         username: login,
         user_id: text("node_id"),
         claims: user,
+        refresh_token: None,
     }
 }
 

@@ -1,16 +1,18 @@
 //! Sign-in providers, each one module, registered here by id. An OAuth provider's module reads
 //! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
-//! Connect; the shared engine (`crate::flow`) serves its routes. Adding a provider is adding its
+//! Connect; the shared engine (`crate::signin::oauth`) serves its routes. Adding a provider is adding its
 //! module and one line in [`REGISTRY`].
 
 pub mod auth0;
 pub mod github;
 pub mod guest;
+pub mod hooks;
 pub mod oauth;
 pub mod oauth2;
 pub mod oidc;
 pub mod okta;
 pub mod onelogin;
+pub mod wording;
 
 use crate::section::Section;
 

@@ -8,10 +8,14 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::error::{Error, ErrorName};
-use crate::oauth::idp::{ClientAuth, IdpClient, IdpError, Metadata};
+use crate::oauth::idp::{ClientAuth, Metadata};
 use crate::resolvers::SignIn;
 use crate::section::Section;
+
+pub use super::hooks::{
+    ApiCall, ApiFailure, ApiFuture, ApiProfile, HookFuture, ProfileApi, Revocation,
+};
+pub use super::wording::ErrorWording;
 
 /// Where the IdP's endpoints come from.
 #[derive(Debug, Clone)]
@@ -82,6 +86,36 @@ pub struct Behaviour {
     /// providers such as GitHub).
     pub openid_nonce: bool,
     pub refresh: RefreshStyle,
+    /// How the requested, required and additional scopes make the scope sent to the IdP.
+    pub scope_rule: ScopeRule,
+    /// An RFC 8693 exchange at the callback for a token of the audience `/start` named
+    /// (Pinniped's cluster-scoped ID tokens).
+    pub audience_exchange: Option<AudienceExchange>,
+    /// Whether `providerInfo.expiresInSeconds` reports the access token's `expires_in`
+    /// (Node's pinniped module never does).
+    pub report_expiry: bool,
+    /// What to tell the operator when an email resolver finds no email (`None`: request the
+    /// `email` scope and make sure the account's email is verified).
+    pub missing_email_advice: Option<&'static str>,
+}
+
+/// How the scope sent to the IdP is made (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRule {
+    /// Requested, granted, required, additional; duplicates dropped as written.
+    Standard,
+    /// Entra ID's: scopes compare without regard to case, and a request that names a scope of
+    /// another resource (`api://backstage/access_as_user`: any scope with a `/`) is sent
+    /// alone with `with` (a token is for one resource; as Node, required and additional
+    /// scopes are then left out).
+    ResourceAlone { with: &'static [&'static str] },
+}
+
+/// The RFC 8693 exchange of [`Behaviour::audience_exchange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudienceExchange {
+    /// What a refusal says before the audience (`Failed to get cluster specific ID token for`).
+    pub failure: &'static str,
 }
 
 /// How a session is refreshed.
@@ -94,128 +128,10 @@ pub enum RefreshStyle {
     /// again with it, without a token request, if the scope asked for was granted. A cookie
     /// without the prefix is a refresh token, refreshed with a grant.
     AccessTokenCookie { prefix: &'static str },
-}
-
-impl ErrorWording {
-    /// The provider's user API gave no profile (passport's `Failed to fetch user profile`).
-    pub fn profile(self, failure: ApiFailure) -> Error {
-        let message = match failure {
-            ApiFailure::InvalidToken => "Invalid access token".to_owned(),
-            ApiFailure::Failed(reason) => format!("Failed to fetch user profile - {reason}"),
-        };
-        Error::new(ErrorName::Error, message)
-    }
-}
-
-/// A provider's own user API, read with the access token.
-pub trait ProfileApi: Send + Sync + std::fmt::Debug {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a>;
-}
-
-pub type ApiFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<ApiProfile, ApiFailure>> + Send + 'a>,
->;
-
-/// What a provider's API says about the user: the profile the frontend shows, and what the
-/// resolvers match (`username`, `user_id`, and every field as a claim).
-#[derive(Debug, Default)]
-pub struct ApiProfile {
-    pub profile: crate::identity::Profile,
-    pub username: Option<String>,
-    pub user_id: Option<String>,
-    pub claims: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Why the API gave no profile: the token was refused (401), or another failure (its words).
-#[derive(Debug)]
-pub enum ApiFailure {
-    InvalidToken,
-    Failed(String),
-}
-
-/// The words Node's strategy libraries put around an IdP's error (§11.0.1, §11.1, §11.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorWording {
-    /// openid-client (`oidc`): `<error> (<error_description>)`; "rejected" unless the error
-    /// is `server_error` or an `invalid…` one.
-    OpenIdClient,
-    /// passport-oauth2: the description alone; `access_denied` is "rejected".
-    Passport,
-    /// passport-auth0: every callback error is `Authentication rejected, ` with no reason.
-    Auth0,
-    /// passport-github2: GitHub answers a refused code or refresh token with HTTP 200 and no
-    /// access token, so Node only says that no token came.
-    GitHub,
-}
-
-impl ErrorWording {
-    /// An `error` the IdP sent back to the callback.
-    pub fn callback(self, error: &str, description: Option<&str>) -> Error {
-        let message = match self {
-            Self::OpenIdClient => {
-                let text = match description {
-                    Some(description) => format!("{error} ({description})"),
-                    None => error.to_owned(),
-                };
-                let verb = if error == "server_error" || error.starts_with("invalid") {
-                    "failed"
-                } else {
-                    "rejected"
-                };
-                format!("Authentication {verb}, {text}")
-            }
-            Self::Passport => {
-                let verb = if error == "access_denied" {
-                    "rejected"
-                } else {
-                    "failed"
-                };
-                format!("Authentication {verb}, {}", description.unwrap_or(error))
-            }
-            Self::Auth0 => "Authentication rejected, ".to_owned(),
-            Self::GitHub => return Self::Passport.callback(error, description),
-        };
-        Error::new(ErrorName::Error, message)
-    }
-
-    /// A failed refresh grant: openid-client's `OPError` carrying the IdP's error, or
-    /// passport-oauth2's `Failed to refresh access token` wrapping it (Node's inner message
-    /// is `unknown error '[object Object]'`; stagedoor keeps the IdP's words there).
-    pub fn refresh(self, error: IdpError) -> Error {
-        if self == Self::GitHub && error.error.is_some() {
-            return Error::new(
-                ErrorName::Error,
-                "Failed to refresh access token, no access token received",
-            );
-        }
-        if self != Self::OpenIdClient {
-            let reason = Error::new(ErrorName::Error, error.message);
-            return Error::caused_by(ErrorName::Error, "Failed to refresh access token", reason);
-        }
-        let name = if error.error.is_some() {
-            ErrorName::OPError
-        } else {
-            ErrorName::Error
-        };
-        let mut cause = Error::new(name, error.message);
-        if let Some(code) = error.error {
-            cause.fields.push(("error", code));
-        }
-        if let Some(description) = error.description {
-            cause.fields.push(("error_description", description));
-        }
-        cause
-    }
-
-    /// A failed token request during the callback.
-    pub fn token(self, error: IdpError) -> Error {
-        let reason = match (self, &error.error) {
-            (Self::OpenIdClient, _) | (_, None) => error.message,
-            (Self::GitHub, Some(_)) => "Failed to obtain access token".to_owned(),
-            (_, Some(code)) => error.description.unwrap_or_else(|| code.clone()),
-        };
-        Error::new(ErrorName::Error, format!("Authentication failed, {reason}"))
-    }
+    /// For servers that never issue refresh tokens (OpenShift): the access token itself, as
+    /// is, is the refresh cookie, and a refresh reads the profile again with it, without a
+    /// token request, until it expires and the user signs in again.
+    AccessTokenOnly,
 }
 
 impl Behaviour {
@@ -237,6 +153,10 @@ impl Behaviour {
             profile_api: None,
             openid_nonce: true,
             refresh: RefreshStyle::Grant,
+            scope_rule: ScopeRule::Standard,
+            audience_exchange: None,
+            report_expiry: true,
+            missing_email_advice: None,
         }
     }
 
@@ -271,13 +191,17 @@ pub enum ProfileStyle {
     Passport,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum LogoutStyle {
     /// Clear the cookies; the IdP is not called (the passport providers, §11.0.1).
     ClearCookies,
     /// Also revoke the refresh token where the IdP advertises revocation (`oidc`), best
     /// effort: signing out never depends on the IdP.
     Revoke,
+    /// As `Revoke`, with the token alone and no client authentication (Google's endpoint).
+    RevokeWithoutClientAuth,
+    /// Also revoke the token the provider's own way (OpenShift), best effort.
+    Provider(Arc<dyn Revocation>),
     /// Auth0: hand the browser `https://<domain>/v2/logout`.
     Auth0 { domain: String, federated: bool },
 }
@@ -384,6 +308,15 @@ impl Preset {
             behaviour: preset.behaviour,
         }
     }
+}
+
+/// The absolute http(s) URL at `key` without its trailing `/`, else `default` (a provider's
+/// configurable base: Microsoft's `authority`, Google's `endpointBaseUrl`, ...).
+pub fn base_url(reader: &mut Section<'_>, key: &str, default: &str) -> String {
+    reader
+        .url(key)
+        .map(|url| url.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// `paths`: authorize, token, userinfo, JWKS; `revocation`: where refresh tokens are revoked.

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorName};
 use crate::identity::{BackstageIdentityResponse, Profile, ProviderInfo, SignInResult};
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
-    ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
+    ApiCall, ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
 };
 use crate::resolvers::SignInInfo;
 
@@ -32,28 +32,35 @@ const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
 impl OAuthProvider {
     /// `{profile, providerInfo, backstageIdentity?}`, after the user's profile (userinfo, or
     /// the provider's API) and the resolvers.
+    /// `tokens.refresh_token` is the session's refresh token; a profile source may replace it
+    /// (a grant of its own).
     pub(super) async fn session_payload(
         &self,
         ctx: &FlowContext<'_>,
         env: &OAuthEnv,
-        tokens: &TokenResponse,
+        tokens: &mut TokenResponse,
         id_claims: &Map<String, Value>,
         scope: &str,
         phase: Phase,
     ) -> Result<SignInResult, Error> {
         let access_token = tokens
             .access_token
-            .as_deref()
+            .clone()
             .ok_or_else(|| Error::new(ErrorName::Error, "Failed to obtain access token"))?;
-        let user = user(env, access_token, id_claims, phase).await?;
+        let refresh_token = tokens.refresh_token.as_deref();
+        let user = user(env, &access_token, refresh_token, id_claims, phase).await?;
+        if let Some(replacement) = &user.refresh_token {
+            tokens.refresh_token = Some(replacement.clone());
+        }
+        let expires_in = tokens
+            .expires_in
+            .as_ref()
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
         let provider_info = ProviderInfo {
             id_token: tokens.id_token.clone(),
-            access_token: access_token.to_owned(),
+            access_token,
             scope: scope.to_owned(),
-            expires_in_seconds: tokens
-                .expires_in
-                .as_ref()
-                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+            expires_in_seconds: expires_in.filter(|_| env.settings.behaviour.report_expiry),
         };
         let mut result = SignInResult {
             profile: user.profile.clone(),
@@ -86,23 +93,29 @@ impl OAuthProvider {
     }
 }
 
-/// Who signed in: from the provider's own API where it has one, else from OpenID userinfo
-/// and the ID token.
+/// Who signed in: from the provider's own API where it has one (what it lacks filled from the
+/// ID token), else from OpenID userinfo and the ID token.
 async fn user(
     env: &OAuthEnv,
     access_token: &str,
+    refresh_token: Option<&str>,
     id_claims: &Map<String, Value>,
     phase: Phase,
 ) -> Result<ApiProfile, Error> {
     let behaviour = &env.settings.behaviour;
     if let Some(api) = &behaviour.profile_api {
-        return api.fetch(&env.idp, access_token).await.map_err(|failure| {
-            let error = behaviour.errors.profile(failure);
-            match phase {
-                Phase::SignIn => failed_sign_in(error),
-                Phase::Refresh => error,
-            }
-        });
+        let call = ApiCall {
+            idp: &env.idp,
+            access_token,
+            refresh_token,
+            id_claims,
+        };
+        let mut user = api.fetch(call).await.map_err(|failure| match phase {
+            Phase::SignIn => failed_sign_in(failure.into_error(false)),
+            Phase::Refresh => failure.into_error(true),
+        })?;
+        fill_from_id_token(&mut user, id_claims);
+        return Ok(user);
     }
     let userinfo = fetch_userinfo(env, access_token).await?;
     check_same_subject(id_claims, &userinfo)?;
@@ -122,7 +135,31 @@ async fn user(
         username: behaviour.username_claim.and_then(text),
         user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         claims,
+        refresh_token: None,
     })
+}
+
+/// §11.0: the ID token fills what the provider's profile lacks (an email it marks unverified
+/// is not taken), and its claims join the API's for claim rules and templates.
+fn fill_from_id_token(user: &mut ApiProfile, id_claims: &Map<String, Value>) {
+    let from = |name: &str| {
+        id_claims
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let profile = &mut user.profile;
+    if profile.email.is_none() && id_claims.get("email_verified") != Some(&Value::Bool(false)) {
+        profile.email = from("email");
+    }
+    if profile.picture.is_none() {
+        profile.picture = from("picture");
+    }
+    if profile.display_name.is_none() {
+        profile.display_name = from("name");
+    }
+    user.claims
+        .extend(id_claims.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
 async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {
@@ -211,10 +248,13 @@ fn profile(
 /// Node's message, plus what the operator can do about it.
 fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
     if error.message == NO_EMAIL {
-        error.message = format!(
-            "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
-            settings.provider, settings.environment
-        )
+        error.message = match settings.behaviour.missing_email_advice {
+            Some(advice) => format!("{NO_EMAIL}. {advice}"),
+            None => format!(
+                "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
+                settings.provider, settings.environment
+            ),
+        }
         .into();
     }
     error

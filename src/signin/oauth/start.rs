@@ -59,6 +59,10 @@ impl OAuthProvider {
             redirect_url: query.get("redirectUrl").map(str::to_owned),
             flow: query.get("flow").map(str::to_owned),
             scope: settings.persist_scopes.then(|| scope.clone()),
+            audience: behaviour
+                .audience_exchange
+                .and(query.get("audience"))
+                .map(str::to_owned),
         };
 
         let pkce = Pkce::new(metadata.code_challenge_methods_supported.as_deref())?;
