@@ -33,6 +33,12 @@ pub enum Resolver {
         missing: &'static str,
         allow_without_catalog_user: bool,
     },
+    /// The profile's display name as the User's name (OpenShift's, whose display name is the
+    /// OpenShift user name); the fallback is `user:default/<name>`.
+    DisplayNameMatchingUserEntityName {
+        missing: &'static str,
+        allow_without_catalog_user: bool,
+    },
     /// stagedoor's: a user ref built from claims, looked up in the catalog, and accepted
     /// without a catalog user only when explicitly allowed.
     ClaimTemplate {
@@ -107,6 +113,19 @@ impl Resolver {
                     .ok_or_else(|| failed(ErrorName::Error, *missing))?;
                 let fallback = allow_without_catalog_user.then_some(username);
                 sign_in_with_catalog_user(catalog, &UserQuery::user_named(username), fallback).await
+            }
+            Self::DisplayNameMatchingUserEntityName {
+                missing,
+                allow_without_catalog_user,
+            } => {
+                let name = info
+                    .profile
+                    .display_name
+                    .as_deref()
+                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
+                let fallback = format!("user:default/{name}");
+                let fallback = allow_without_catalog_user.then_some(fallback.as_str());
+                sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
             }
             Self::ClaimTemplate {
                 template,

@@ -121,13 +121,14 @@ fn resolver(
             false
         }),
     };
+    let common = offers_common_resolvers(provider);
     let resolver = match (name, provider) {
-        ("emailMatchingUserEntityProfileEmail", _) => {
+        ("emailMatchingUserEntityProfileEmail", _) if common => {
             Resolver::EmailMatchingUserEntityProfileEmail {
                 allow_without_catalog_user,
             }
         }
-        ("emailLocalPartMatchingUserEntityName", _) => {
+        ("emailLocalPartMatchingUserEntityName", _) if common => {
             Resolver::EmailLocalPartMatchingUserEntityName {
                 allowed_domains: string_list(options, "allowedDomains").unwrap_or_else(|()| {
                     invalid(parser, "allowedDomains", "a list of strings");
@@ -183,6 +184,12 @@ fn claim_template(
     }
 }
 
+/// Whether Node's module offers the email resolvers every other provider has (OpenShift's
+/// profile has no email, and its module registers only its own resolver).
+fn offers_common_resolvers(provider: &str) -> bool {
+    provider != "openshift"
+}
+
 /// The resolvers Node offers only with some providers (§10.2), with their messages.
 fn provider_resolver(
     name: &str,
@@ -218,6 +225,12 @@ fn provider_resolver(
                 annotation: "graph.microsoft.com/user-id",
                 missing: "Microsoft profile contained no id",
                 exact_case: false,
+                allow_without_catalog_user,
+            }
+        }
+        ("displayNameMatchingUserEntityName", "openshift") => {
+            Resolver::DisplayNameMatchingUserEntityName {
+                missing: "OpenShift user profile does not contain a displayName",
                 allow_without_catalog_user,
             }
         }
@@ -292,6 +305,15 @@ mod tests {
             ("github", "userIdMatchingUserEntityAnnotation", true),
             ("microsoft", "userIdMatchingUserEntityAnnotation", true),
             ("okta", "userIdMatchingUserEntityAnnotation", false),
+            ("microsoft", "emailMatchingUserEntityAnnotation", true),
+            ("microsoft", "emailLocalPartMatchingUserEntityName", true),
+            ("google", "userIdMatchingUserEntityAnnotation", false),
+            ("openshift", "displayNameMatchingUserEntityName", true),
+            ("openshift", "emailMatchingUserEntityProfileEmail", false),
+            ("openshift", "emailLocalPartMatchingUserEntityName", false),
+            ("github", "displayNameMatchingUserEntityName", false),
+            ("pinniped", "emailMatchingUserEntityProfileEmail", true),
+            ("pinniped", "usernameMatchingUserEntityName", false),
         ] {
             let result = parse(
                 provider,
