@@ -1,12 +1,13 @@
 //! Sign-in providers, each one module, registered here by id. An OAuth provider's module reads
 //! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
-//! Connect; the shared engine (`crate::signin::oauth`) serves its routes. Adding a provider is adding its
-//! module and one line in [`REGISTRY`].
+//! Connect; the shared engine (`crate::signin::oauth`) serves its routes. Adding a provider is
+//! adding its module and one line in [`REGISTRY`].
 
 pub mod auth0;
 pub mod github;
 pub mod guest;
 pub mod hooks;
+pub mod microsoft;
 pub mod oauth;
 pub mod oauth2;
 pub mod oidc;
@@ -61,6 +62,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "github",
         kind: Kind::OAuth(github::settings),
+    },
+    Registration {
+        id: "microsoft",
+        kind: Kind::OAuth(microsoft::settings),
     },
 ];
 
