@@ -5,6 +5,7 @@
 
 pub mod auth0;
 pub mod github;
+pub mod google;
 pub mod guest;
 pub mod hooks;
 pub mod microsoft;
@@ -66,6 +67,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "microsoft",
         kind: Kind::OAuth(microsoft::settings),
+    },
+    Registration {
+        id: "google",
+        kind: Kind::OAuth(google::settings),
     },
 ];
 
