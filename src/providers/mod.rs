@@ -14,6 +14,7 @@ pub mod oauth2;
 pub mod oidc;
 pub mod okta;
 pub mod onelogin;
+pub mod openshift;
 pub mod wording;
 
 use crate::section::Section;
@@ -71,6 +72,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "google",
         kind: Kind::OAuth(google::settings),
+    },
+    Registration {
+        id: "openshift",
+        kind: Kind::OAuth(openshift::settings),
     },
 ];
 
