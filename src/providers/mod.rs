@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod okta;
 pub mod onelogin;
 pub mod openshift;
+pub mod pinniped;
 pub mod wording;
 
 use crate::section::Section;
@@ -76,6 +77,10 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "openshift",
         kind: Kind::OAuth(openshift::settings),
+    },
+    Registration {
+        id: "pinniped",
+        kind: Kind::OAuth(pinniped::settings),
     },
 ];
 
