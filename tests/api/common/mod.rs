@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod captures;
+pub mod cloud;
 pub mod dns;
 pub mod exchange;
 pub mod fakes;
