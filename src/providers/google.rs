@@ -46,6 +46,8 @@ fn preset(reader: &mut Section<'_>) -> Preset {
     behaviour.openid_nonce = false;
     behaviour.picture_from_userinfo = true;
     behaviour.username_claim = None;
+    behaviour.missing_email_advice =
+        Some("Google released no email for the account, or marked it unverified.");
     // Google's revocation endpoint takes the token alone.
     behaviour.logout = LogoutStyle::RevokeWithoutClientAuth;
     Preset {

@@ -13,6 +13,7 @@ mod differential;
 mod doctor;
 mod fixtures_replay;
 mod github;
+mod google;
 mod hardening;
 mod hardening_server;
 mod http_conventions;
