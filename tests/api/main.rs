@@ -24,6 +24,7 @@ mod microsoft;
 mod node_interop;
 mod oauth_presets;
 mod oidc_sign_in;
+mod openshift;
 mod operations;
 mod replicas;
 mod sessions;

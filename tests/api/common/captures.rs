@@ -20,6 +20,10 @@ use super::cloud::Step;
 
 pub type Patch<'a> = (&'a str, Option<Value>);
 
+/// OpenShift names an access token's object after the token.
+static TOKEN_NAME: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"sha256~[A-Za-z0-9_-]+").unwrap());
+
 static RANDOM_TEXT: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?",
@@ -279,7 +283,7 @@ fn backchannel(provider: &str, requests: &[Value]) -> Value {
             let auth = request["auth"]["scheme"].as_str().map(str::to_lowercase);
             json!({
                 "method": request["method"],
-                "path": request["path"],
+                "path": TOKEN_NAME.replace(request["path"].as_str().unwrap_or_default(), "sha256~<name>"),
                 "query": mask("", &request["query"]),
                 "form": mask("", request.get("form").unwrap_or(&json!({}))),
                 "auth": auth,
