@@ -26,6 +26,7 @@ mod oauth_presets;
 mod oidc_sign_in;
 mod openshift;
 mod operations;
+mod pinniped;
 mod replicas;
 mod sessions;
 mod token_exchange;

@@ -125,6 +125,11 @@ fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// The popup's message or the JSON answer of Node's capture `name`, as captured.
+pub fn node_result(provider: &str, name: &str) -> Value {
+    Capture::load(provider, name).result
+}
+
 /// stagedoor sends PKCE (S256) with every authorize request (Node's passport strategies do
 /// not)...
 pub fn pkce() -> [Patch<'static>; 2] {
