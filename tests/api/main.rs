@@ -6,6 +6,7 @@
 mod bench_oidc_refresh;
 mod bench_token_exchange;
 mod catalog_sign_in;
+mod cloud_config;
 mod common;
 mod config_and_cli;
 mod container;
