@@ -18,6 +18,8 @@ pub enum ErrorName {
     PayloadTooLargeError,
     /// An OAuth error returned by the identity provider (openid-client's name for it).
     OPError,
+    /// passport-oauth2's name for a failed call to a provider's API.
+    InternalOAuthError,
     /// A plain JavaScript `Error`: Backstage answers 500 for it.
     Error,
     /// Another error class by its name, as a cause (`JWTExpired`, `JWSSignatureVerificationFailed`:
@@ -37,6 +39,7 @@ impl ErrorName {
             Self::ServiceUnavailableError => "ServiceUnavailableError",
             Self::PayloadTooLargeError => "PayloadTooLargeError",
             Self::OPError => "OPError",
+            Self::InternalOAuthError => "InternalOAuthError",
             Self::Error => "Error",
             Self::Named(name) => name,
         }
@@ -52,7 +55,9 @@ impl ErrorName {
             Self::NotImplementedError => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailableError => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLargeError => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::OPError | Self::Error | Self::Named(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OPError | Self::InternalOAuthError | Self::Error | Self::Named(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

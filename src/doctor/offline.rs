@@ -76,7 +76,19 @@ fn provider_checks(env: &OAuthEnvSettings, raw: &Value) -> Vec<Finding> {
     });
     // Providers with their own user API (github, gitlab, ...) have no `email` scope to ask for.
     let openid_profile = env.behaviour.profile_api.is_none();
-    if wants_email && openid_profile && !scopes.contains(&"email") {
+    // Google's email scope is spelled as a URL; where the provider knows better what an email
+    // needs (Pinniped: a Supervisor mapping), it says so.
+    let requests_email = scopes
+        .iter()
+        .any(|scope| *scope == "email" || scope.ends_with("/auth/userinfo.email"));
+    let advice = env.behaviour.missing_email_advice;
+    if let (true, false, Some(advice)) = (wants_email, requests_email, advice) {
+        findings.push(Finding::new(
+            Severity::Warning,
+            format!("{check}.signIn"),
+            format!("an email resolver is configured, but: {advice}"),
+        ));
+    } else if wants_email && !requests_email && openid_profile {
         findings.push(
             Finding::new(
                 Severity::Warning,

@@ -49,7 +49,7 @@ pub struct IdpError {
 }
 
 impl IdpError {
-    fn transport(message: String) -> Self {
+    pub(super) fn transport(message: String) -> Self {
         Self {
             error: None,
             description: None,
@@ -65,14 +65,6 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
     pub expires_in: Option<Value>,
-}
-
-/// What a provider's own API answered (see [`IdpClient::api_get`]).
-#[derive(Debug)]
-pub struct ApiResponse {
-    pub status: reqwest::StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
 }
 
 pub struct IdpClient {
@@ -134,7 +126,7 @@ impl IdpClient {
     }
 
     /// Sends a request; a failure to get any answer says what could not be reached and why.
-    async fn send(
+    pub(super) async fn send(
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
@@ -294,40 +286,22 @@ impl IdpClient {
         })
     }
 
-    /// A provider API's answer to `GET url` with the access token as Bearer: its status,
-    /// headers and body (JSON, or `Null` when it is not JSON). Only a failure to get any answer
-    /// is an error.
-    pub async fn api_get(&self, url: &str, access_token: &str) -> Result<ApiResponse, IdpError> {
-        let request = self
-            .http
-            .get(url)
-            .timeout(self.timeout)
-            .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/json");
-        let response = self
-            .send(request, &format!("cannot reach the IdP's API at {url}"))
-            .await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.json().await.unwrap_or(Value::Null);
-        Ok(ApiResponse {
-            status,
-            headers,
-            body,
-        })
-    }
-
+    /// RFC 7009: revokes `token`, authenticated as the client (`auth`), or with the token
+    /// alone where the endpoint takes no client authentication (`None`: Google's).
     pub async fn revoke(
         &self,
         endpoint: &str,
-        auth: ClientAuth,
+        auth: Option<ClientAuth>,
         client_id: &str,
         client_secret: &str,
         token: &str,
     ) -> Result<(), IdpError> {
         // As openid-client: no token_type_hint.
         let form = [("token", token)];
-        let request = self.authenticated_post(endpoint, auth, client_id, client_secret, &form);
+        let request = match auth {
+            Some(auth) => self.authenticated_post(endpoint, auth, client_id, client_secret, &form),
+            None => self.http.post(endpoint).timeout(self.timeout).form(&form),
+        };
         let response = self
             .send(request, "cannot reach the IdP's revocation endpoint")
             .await?;

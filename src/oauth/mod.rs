@@ -2,6 +2,7 @@
 //! ID token validation, scopes, and the sealing of per-sign-in secrets. The routes that drive
 //! it are `crate::signin::oauth`.
 
+pub mod api;
 pub mod id_token;
 pub mod idp;
 pub mod jwks;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use super::hooks::{ApiCall, ApiFailure, ApiFuture, ApiProfile, ProfileApi};
 use super::oauth::{Behaviour, Endpoints, ErrorWording, OAuthEnvSettings, UserinfoCall, common};
-pub use super::profile_api::{ApiFailure, ApiFuture, ApiProfile, ProfileApi};
-use crate::oauth::idp::{ClientAuth, IdpClient, Metadata};
+use crate::oauth::idp::{ClientAuth, Metadata};
 use crate::section::Section;
 
 /// What a provider whose profile comes from its API fixes: its endpoints, client
@@ -148,36 +148,38 @@ pub struct UserApi {
 }
 
 impl ProfileApi for UserApi {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+    fn fetch<'a>(&'a self, call: ApiCall<'a>) -> ApiFuture<'a> {
         Box::pin(async move {
+            let (idp, access_token) = (call.idp, call.access_token);
             let response = idp
                 .api_get(&self.url, access_token)
                 .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
+                .map_err(|error| ApiFailure::failed(error.message))?;
             Ok((self.profile)(user_object(response.status, response.body)?))
         })
     }
 }
 
-/// The JSON object a user API answered with `status`, or why there is none: the API's
-/// `message` (GitLab, GitHub), else the nested `error.message` (Bitbucket), else the status.
+/// The JSON object a user API answered with `status`, or passport's words for why there is
+/// none (see [`api_object`]).
 pub fn user_object(
     status: reqwest::StatusCode,
     body: Value,
 ) -> Result<Map<String, Value>, ApiFailure> {
+    api_object(status, body).map_err(ApiFailure::failed)
+}
+
+/// The JSON object an API answered with `status`, or why there is none: the API's `message`
+/// (GitLab, GitHub), else the nested `error.message` (Bitbucket), else the status.
+pub fn api_object(status: reqwest::StatusCode, body: Value) -> Result<Map<String, Value>, String> {
     match body {
         Value::Object(object) if status.is_success() => Ok(object),
-        body if status.is_success() => Err(ApiFailure::Failed(format!(
-            "the answer is not a JSON object: {body}"
-        ))),
-        body => {
-            let message = body
-                .get("message")
-                .or_else(|| body.get("error").and_then(|error| error.get("message")))
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("status {status}"), str::to_owned);
-            Err(ApiFailure::Failed(message))
-        }
+        body if status.is_success() => Err(format!("the answer is not a JSON object: {body}")),
+        body => Err(body
+            .get("message")
+            .or_else(|| body.get("error").and_then(|error| error.get("message")))
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("status {status}"), str::to_owned)),
     }
 }
 
@@ -217,12 +219,8 @@ mod tests {
 
     #[test]
     fn api_errors_keep_the_apis_message() {
-        let failed = |status: u16, body: Value| match user_object(
-            reqwest::StatusCode::from_u16(status).unwrap(),
-            body,
-        ) {
-            Err(ApiFailure::Failed(message)) => message,
-            other => panic!("{other:?}"),
+        let failed = |status: u16, body: Value| {
+            api_object(reqwest::StatusCode::from_u16(status).unwrap(), body).unwrap_err()
         };
         assert_eq!(
             failed(401, json!({"message": "401 Unauthorized"})),

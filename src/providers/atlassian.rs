@@ -10,11 +10,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::api::{
-    ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, hosts, text, user_object,
+    ApiCall, ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, api_object, hosts, text,
+    user_object,
 };
 use super::oauth::OAuthEnvSettings;
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient};
+use crate::oauth::idp::ClientAuth;
 use crate::section::Section;
 
 pub fn settings(
@@ -71,23 +72,23 @@ struct AtlassianMe {
 }
 
 impl ProfileApi for AtlassianMe {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+    fn fetch<'a>(&'a self, call: ApiCall<'a>) -> ApiFuture<'a> {
         Box::pin(async move {
+            let (idp, access_token) = (call.idp, call.access_token);
             let response = idp
                 .api_get(&self.me, access_token)
                 .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
+                .map_err(|error| ApiFailure::failed(error.message))?;
             let mut user = user_object(response.status, response.body)?;
             let resources = idp
                 .api_get(&self.resources, access_token)
                 .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
+                .map_err(|error| ApiFailure::failed(error.message))?;
             if !resources.status.is_success() {
-                let reason = match user_object(resources.status, resources.body) {
-                    Err(ApiFailure::Failed(reason)) => reason,
-                    _ => resources.status.to_string(),
-                };
-                return Err(ApiFailure::Failed(format!(
+                let reason = api_object(resources.status, resources.body)
+                    .err()
+                    .unwrap_or_else(|| resources.status.to_string());
+                return Err(ApiFailure::failed(format!(
                     "accessible resources: {reason}"
                 )));
             }
@@ -112,6 +113,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         user_id: account_id,
         profile_url: None,
         claims: user,
+        refresh_token: None,
     }
 }
 

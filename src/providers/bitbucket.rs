@@ -61,6 +61,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         user_id: uuid,
         profile_url,
         claims: user,
+        refresh_token: None,
     }
 }
 

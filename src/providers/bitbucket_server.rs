@@ -10,12 +10,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::api::{
-    ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, base_url, id_text, text,
+    ApiCall, ApiFailure, ApiFuture, ApiPreset, ApiProfile, ProfileApi, base_url, id_text, text,
 };
 use super::oauth::OAuthEnvSettings;
 use crate::error::{Error, ErrorName};
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient};
+use crate::oauth::idp::ClientAuth;
 use crate::section::Section;
 
 pub fn settings(
@@ -72,8 +72,9 @@ struct BitbucketServerUser {
 const NO_USERNAME: &str = "Failed to retrieve the username of the logged in user";
 
 impl ProfileApi for BitbucketServerUser {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+    fn fetch<'a>(&'a self, call: ApiCall<'a>) -> ApiFuture<'a> {
         Box::pin(async move {
+            let (idp, access_token) = (call.idp, call.access_token);
             let whoami = format!("{}/plugins/servlet/applinks/whoami", self.base);
             let response = idp
                 .api_get(&whoami, access_token)
@@ -138,6 +139,7 @@ fn profile(base: &str, user: Map<String, Value>) -> ApiProfile {
         user_id: id,
         profile_url: None,
         claims: user,
+        refresh_token: None,
     }
 }
 

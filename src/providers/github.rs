@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::oauth::{
-    ApiFailure, ApiFuture, ApiProfile, Behaviour, Endpoints, ErrorWording, OAuthEnvSettings,
-    ProfileApi, RefreshStyle, UserinfoCall, common,
+    ApiCall, ApiFailure, ApiFuture, ApiProfile, Behaviour, Endpoints, ErrorWording,
+    OAuthEnvSettings, ProfileApi, RefreshStyle, UserinfoCall, common,
 };
 use crate::identity::Profile;
-use crate::oauth::idp::{ClientAuth, IdpClient, Metadata};
+use crate::oauth::idp::{ClientAuth, Metadata};
 use crate::section::Section;
 
 /// What the refresh cookie of a token that never expires starts with (Node's prefix).
@@ -82,23 +82,22 @@ struct GitHubUser {
 }
 
 impl ProfileApi for GitHubUser {
-    fn fetch<'a>(&'a self, idp: &'a IdpClient, access_token: &'a str) -> ApiFuture<'a> {
+    fn fetch<'a>(&'a self, call: ApiCall<'a>) -> ApiFuture<'a> {
         Box::pin(async move {
-            let response = idp
-                .api_get(&self.url, access_token)
+            let response = call
+                .idp
+                .api_get(&self.url, call.access_token)
                 .await
-                .map_err(|error| ApiFailure::Failed(error.message))?;
+                .map_err(|error| ApiFailure::failed(error.message))?;
             if response.status == reqwest::StatusCode::UNAUTHORIZED {
-                return Err(ApiFailure::InvalidToken);
+                return Err(ApiFailure::invalid_token());
             }
             let Value::Object(user) = response.body else {
-                return Err(ApiFailure::Failed("[object Object]".to_owned()));
+                return Err(ApiFailure::failed("[object Object]"));
             };
             if !response.status.is_success() {
                 let message = user.get("message").and_then(Value::as_str);
-                return Err(ApiFailure::Failed(
-                    message.unwrap_or("[object Object]").to_owned(),
-                ));
+                return Err(ApiFailure::failed(message.unwrap_or("[object Object]")));
             }
             Ok(profile(user))
         })
@@ -128,6 +127,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         user_id: text("node_id"),
         profile_url: text("html_url"),
         claims: user,
+        refresh_token: None,
     }
 }
 

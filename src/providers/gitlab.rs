@@ -59,6 +59,7 @@ fn profile(user: Map<String, Value>) -> ApiProfile {
         user_id: id,
         profile_url: text(&user, "web_url"),
         claims: user,
+        refresh_token: None,
     }
 }
 

@@ -2,8 +2,7 @@
 //! its settings (`auth.providers.<id>.<env>`) and says how it differs from plain OpenID
 //! Connect; the shared engine (`crate::signin::oauth`) serves its routes. A proxy provider's
 //! module ([`proxy`]) reads `auth.providers.<id>` and checks the proxy's assertion. Adding a
-//! provider is adding its
-//! module and one line in [`REGISTRY`].
+//! provider is adding its module and one line in [`REGISTRY`].
 
 pub mod api;
 pub mod atlassian;
@@ -12,13 +11,17 @@ pub mod bitbucket;
 pub mod bitbucket_server;
 pub mod github;
 pub mod gitlab;
+pub mod google;
 pub mod guest;
+pub mod hooks;
+pub mod microsoft;
 pub mod oauth;
 pub mod oauth2;
 pub mod oidc;
 pub mod okta;
 pub mod onelogin;
-pub mod profile_api;
+pub mod openshift;
+pub mod pinniped;
 pub mod proxy;
 pub mod wording;
 
@@ -108,6 +111,22 @@ pub const REGISTRY: &[Registration] = &[
     Registration {
         id: "azureEasyAuth",
         kind: Kind::Proxy(proxy::azure_easy_auth::settings),
+    },
+    Registration {
+        id: "microsoft",
+        kind: Kind::OAuth(microsoft::settings),
+    },
+    Registration {
+        id: "google",
+        kind: Kind::OAuth(google::settings),
+    },
+    Registration {
+        id: "openshift",
+        kind: Kind::OAuth(openshift::settings),
+    },
+    Registration {
+        id: "pinniped",
+        kind: Kind::OAuth(pinniped::settings),
     },
 ];
 

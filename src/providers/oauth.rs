@@ -12,7 +12,9 @@ use crate::oauth::idp::{ClientAuth, Metadata};
 use crate::resolvers::SignIn;
 use crate::section::Section;
 
-pub use super::profile_api::{ApiFailure, ApiFuture, ApiProfile, ProfileApi};
+pub use super::hooks::{
+    ApiCall, ApiFailure, ApiFuture, ApiProfile, HookFuture, ProfileApi, Revocation,
+};
 pub use super::wording::ErrorWording;
 
 /// Where the IdP's endpoints come from.
@@ -84,6 +86,36 @@ pub struct Behaviour {
     /// providers such as GitHub).
     pub openid_nonce: bool,
     pub refresh: RefreshStyle,
+    /// How the requested, required and additional scopes make the scope sent to the IdP.
+    pub scope_rule: ScopeRule,
+    /// An RFC 8693 exchange at the callback for a token of the audience `/start` named
+    /// (Pinniped's cluster-scoped ID tokens).
+    pub audience_exchange: Option<AudienceExchange>,
+    /// Whether `providerInfo.expiresInSeconds` reports the access token's `expires_in`
+    /// (Node's pinniped module never does).
+    pub report_expiry: bool,
+    /// What to tell the operator when an email resolver finds no email (`None`: request the
+    /// `email` scope and make sure the account's email is verified).
+    pub missing_email_advice: Option<&'static str>,
+}
+
+/// How the scope sent to the IdP is made (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRule {
+    /// Requested, granted, required, additional; duplicates dropped as written.
+    Standard,
+    /// Entra ID's: scopes compare without regard to case, and a request that names a scope of
+    /// another resource (`api://backstage/access_as_user`: any scope with a `/`) is sent
+    /// alone with `with` (a token is for one resource; as Node, required and additional
+    /// scopes are then left out).
+    ResourceAlone { with: &'static [&'static str] },
+}
+
+/// The RFC 8693 exchange of [`Behaviour::audience_exchange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudienceExchange {
+    /// What a refusal says before the audience (`Failed to get cluster specific ID token for`).
+    pub failure: &'static str,
 }
 
 /// How a session is refreshed.
@@ -96,6 +128,10 @@ pub enum RefreshStyle {
     /// again with it, without a token request, if the scope asked for was granted. A cookie
     /// without the prefix is a refresh token, refreshed with a grant.
     AccessTokenCookie { prefix: &'static str },
+    /// For servers that never issue refresh tokens (OpenShift): the access token itself, as
+    /// is, is the refresh cookie, and a refresh reads the profile again with it, without a
+    /// token request, until it expires and the user signs in again.
+    AccessTokenOnly,
 }
 
 impl Behaviour {
@@ -117,6 +153,10 @@ impl Behaviour {
             profile_api: None,
             openid_nonce: true,
             refresh: RefreshStyle::Grant,
+            scope_rule: ScopeRule::Standard,
+            audience_exchange: None,
+            report_expiry: true,
+            missing_email_advice: None,
         }
     }
 
@@ -151,13 +191,17 @@ pub enum ProfileStyle {
     Passport,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum LogoutStyle {
     /// Clear the cookies; the IdP is not called (the passport providers, §11.0.1).
     ClearCookies,
     /// Also revoke the refresh token where the IdP advertises revocation (`oidc`), best
     /// effort: signing out never depends on the IdP.
     Revoke,
+    /// As `Revoke`, with the token alone and no client authentication (Google's endpoint).
+    RevokeWithoutClientAuth,
+    /// Also revoke the token the provider's own way (OpenShift), best effort.
+    Provider(Arc<dyn Revocation>),
     /// Auth0: hand the browser `https://<domain>/v2/logout`.
     Auth0 { domain: String, federated: bool },
 }
@@ -264,6 +308,15 @@ impl Preset {
             behaviour: preset.behaviour,
         }
     }
+}
+
+/// The absolute http(s) URL at `key` without its trailing `/`, else `default` (a provider's
+/// configurable base: Microsoft's `authority`, Google's `endpointBaseUrl`, ...).
+pub fn base_url(reader: &mut Section<'_>, key: &str, default: &str) -> String {
+    reader
+        .url(key)
+        .map(|url| url.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// `paths`: authorize, token, userinfo, JWKS; `revocation`: where refresh tokens are revoked.

@@ -1,7 +1,6 @@
-//! How IdP errors are worded to the user: the words Node's strategy libraries put around
-//! them, per family of providers.
+//! The words Node's strategy libraries put around an IdP's errors, per provider family
+//! (§11.0.1, §11.1, §11.4): at the callback, at the token request, at refresh.
 
-use super::profile_api::ApiFailure;
 use crate::error::{Error, ErrorName};
 use crate::oauth::idp::IdpError;
 
@@ -87,18 +86,5 @@ impl ErrorWording {
             (_, Some(code)) => error.description.unwrap_or_else(|| code.clone()),
         };
         Error::new(ErrorName::Error, format!("Authentication failed, {reason}"))
-    }
-}
-
-impl ErrorWording {
-    /// The provider's user API gave no profile (passport's `Failed to fetch user profile`);
-    /// a failure that is already the provider's own error is kept as it is.
-    pub fn profile(self, failure: ApiFailure) -> Error {
-        let message = match failure {
-            ApiFailure::InvalidToken => "Invalid access token".to_owned(),
-            ApiFailure::Failed(reason) => format!("Failed to fetch user profile - {reason}"),
-            ApiFailure::Error(error) => return error,
-        };
-        Error::new(ErrorName::Error, message)
     }
 }

@@ -62,6 +62,12 @@ fn oauth_resolver(
                 allow_without_catalog_user,
             }
         }
+        ("displayNameMatchingUserEntityName", "openshift") => {
+            Resolver::DisplayNameMatchingUserEntityName {
+                missing: "OpenShift user profile does not contain a displayName",
+                allow_without_catalog_user,
+            }
+        }
         _ => return code_hosting_resolver(name, provider, allow_without_catalog_user),
     };
     Some(resolver)

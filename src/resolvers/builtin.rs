@@ -51,6 +51,12 @@ pub enum Resolver {
     AlbEmailMatchingUserEntityProfileEmail {
         allow_without_catalog_user: bool,
     },
+    /// The profile's display name as the User's name (OpenShift's, whose display name is the
+    /// OpenShift user name); the fallback is `user:default/<name>`.
+    DisplayNameMatchingUserEntityName {
+        missing: &'static str,
+        allow_without_catalog_user: bool,
+    },
     /// stagedoor's: a user ref built from claims, looked up in the catalog, and accepted
     /// without a catalog user only when explicitly allowed.
     ClaimTemplate {
@@ -177,6 +183,10 @@ impl Resolver {
                 let email = email.ok_or_else(|| failed(ErrorName::Error, NO_EMAIL))?;
                 alb_by_email(catalog, email, *allow_without_catalog_user).await
             }
+            Self::DisplayNameMatchingUserEntityName {
+                missing,
+                allow_without_catalog_user,
+            } => by_display_name(catalog, info, missing, *allow_without_catalog_user).await,
             Self::ClaimTemplate {
                 template,
                 allow_without_catalog_user,
@@ -235,6 +245,24 @@ async fn alb_by_email(
     ]]);
     let fallback = allow_without_catalog_user.then_some(email);
     sign_in_with_catalog_user(catalog, &query, fallback).await
+}
+
+/// `displayNameMatchingUserEntityName` (OpenShift's): the display name as the User's name;
+/// the fallback is `user:default/<name>`.
+async fn by_display_name(
+    catalog: &CatalogClient,
+    info: &SignInInfo,
+    missing: &'static str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let name = info
+        .profile
+        .display_name
+        .as_deref()
+        .ok_or_else(|| failed(ErrorName::Error, missing))?;
+    let fallback = format!("user:default/{name}");
+    let fallback = allow_without_catalog_user.then_some(fallback.as_str());
+    sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
 }
 
 /// `userIdMatchingUserEntityAnnotation`; GitHub's compares the id's case exactly.

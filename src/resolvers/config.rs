@@ -108,6 +108,7 @@ fn resolver(
             false
         }),
     };
+    let common = offers_common_resolvers(provider);
     let resolver = match (name, provider) {
         ("emailMatchingUserEntityProfileEmail", "awsalb") => {
             // The ALB module's own resolver replaces the common one of this name.
@@ -115,12 +116,12 @@ fn resolver(
                 allow_without_catalog_user,
             }
         }
-        ("emailMatchingUserEntityProfileEmail", _) => {
+        ("emailMatchingUserEntityProfileEmail", _) if common => {
             Resolver::EmailMatchingUserEntityProfileEmail {
                 allow_without_catalog_user,
             }
         }
-        ("emailLocalPartMatchingUserEntityName", _) => {
+        ("emailLocalPartMatchingUserEntityName", _) if common => {
             Resolver::EmailLocalPartMatchingUserEntityName {
                 allowed_domains: string_list(options, "allowedDomains").unwrap_or_else(|()| {
                     invalid(parser, "allowedDomains", "a list of strings");
@@ -177,6 +178,12 @@ fn claim_template(
             None
         }
     }
+}
+
+/// Whether Node's module offers the email resolvers every other provider has (OpenShift's
+/// profile has no email, and its module registers only its own resolver).
+fn offers_common_resolvers(provider: &str) -> bool {
+    provider != "openshift"
 }
 
 #[cfg(test)]
@@ -259,6 +266,15 @@ mod tests {
             ),
             ("atlassian", "usernameMatchingUserEntityName", true),
             ("atlassian", "userIdMatchingUserEntityAnnotation", false),
+            ("microsoft", "emailMatchingUserEntityAnnotation", true),
+            ("microsoft", "emailLocalPartMatchingUserEntityName", true),
+            ("google", "userIdMatchingUserEntityAnnotation", false),
+            ("openshift", "displayNameMatchingUserEntityName", true),
+            ("openshift", "emailMatchingUserEntityProfileEmail", false),
+            ("openshift", "emailLocalPartMatchingUserEntityName", false),
+            ("github", "displayNameMatchingUserEntityName", false),
+            ("pinniped", "emailMatchingUserEntityProfileEmail", true),
+            ("pinniped", "usernameMatchingUserEntityName", false),
         ] {
             let result = parse(
                 provider,

@@ -136,7 +136,12 @@ impl OAuthProvider {
         let metadata = env.idp.metadata().await.map_err(failed)?;
         let (metadata, _) = metadata.as_ref();
         check_issuer(metadata, query.get("iss"))?;
-        let (tokens, id_claims) = self.redeem_code(ctx, env, state, query, cookies).await?;
+        let (mut tokens, id_claims) = self.redeem_code(ctx, env, state, query, cookies).await?;
+        if let (Some(exchange), Some(audience)) =
+            (settings.behaviour.audience_exchange, &state.audience)
+        {
+            super::audience::exchange(env, &mut tokens, audience, exchange).await?;
+        }
         if settings.behaviour.require_id_token && tokens.id_token.is_none() {
             return Err(Error::new(
                 ErrorName::Error,
@@ -149,7 +154,7 @@ impl OAuthProvider {
             (_, false) => env.reported_scope("", &tokens),
         };
         let payload = self
-            .session_payload(ctx, env, &tokens, &id_claims, &scope, Phase::SignIn)
+            .session_payload(ctx, env, &mut tokens, &id_claims, &scope, Phase::SignIn)
             .await?;
 
         let refresh_cookie = match refresh_token(env, &tokens) {
@@ -216,17 +221,22 @@ impl OAuthProvider {
     }
 }
 
-/// What the refresh cookie keeps: the IdP's refresh token; or, for tokens that never expire
-/// where the provider says so (GitHub's OAuth apps), the access token behind its prefix.
+/// What the refresh cookie keeps: the IdP's refresh token; or the access token, for tokens
+/// that never expire where the provider says so (GitHub's OAuth apps, behind a prefix), and
+/// always for servers without refresh tokens (OpenShift).
 fn refresh_token(env: &OAuthEnv, tokens: &TokenResponse) -> Option<String> {
-    if let Some(refresh_token) = &tokens.refresh_token {
+    let style = env.settings.behaviour.refresh;
+    if let Some(refresh_token) = &tokens.refresh_token
+        && style != RefreshStyle::AccessTokenOnly
+    {
         return Some(refresh_token.clone());
     }
-    match env.settings.behaviour.refresh {
-        RefreshStyle::AccessTokenCookie { prefix } if tokens.expires_in.is_none() => tokens
-            .access_token
-            .as_ref()
-            .map(|token| format!("{prefix}{token}")),
+    let access_token = tokens.access_token.as_ref();
+    match style {
+        RefreshStyle::AccessTokenCookie { prefix } if tokens.expires_in.is_none() => {
+            access_token.map(|token| format!("{prefix}{token}"))
+        }
+        RefreshStyle::AccessTokenOnly => access_token.cloned(),
         _ => None,
     }
 }

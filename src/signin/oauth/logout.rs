@@ -1,5 +1,6 @@
-//! `POST /logout` (§3.4): clears the cookies and ends the session; `oidc` also revokes the
-//! refresh token at the IdP, best effort; Auth0 and RP-initiated logout hand back a URL.
+//! `POST /logout` (§3.4): clears the cookies and ends the session; `oidc`, `google` and
+//! `openshift` also revoke the token at the IdP, best effort; Auth0 and RP-initiated logout
+//! hand back a URL.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
@@ -77,7 +78,10 @@ impl OAuthProvider {
             }
             (_, cookie) => cookie,
         };
-        let revokes = env.settings.behaviour.logout == LogoutStyle::Revoke;
+        let revokes = !matches!(
+            env.settings.behaviour.logout,
+            LogoutStyle::ClearCookies | LogoutStyle::Auth0 { .. }
+        );
         if let Some(refresh_token) = refresh_token.filter(|_| revokes)
             && let Err(reason) = revoke(env, &refresh_token).await
         {
@@ -128,13 +132,28 @@ async fn logout_url(ctx: &FlowContext<'_>, env: &OAuthEnv, origin: Option<&str>)
                 ],
             ))
         }
-        (LogoutStyle::Revoke | LogoutStyle::ClearCookies, _) => None,
+        (
+            LogoutStyle::Revoke
+            | LogoutStyle::RevokeWithoutClientAuth
+            | LogoutStyle::Provider(_)
+            | LogoutStyle::ClearCookies,
+            _,
+        ) => None,
     }
 }
 
-/// Revokes `refresh_token` at the IdP's revocation endpoint, if it advertises one.
+/// Revokes `refresh_token` the provider's way: at the IdP's revocation endpoint, if it
+/// advertises one (RFC 7009, as the client or with the token alone), or with the provider's
+/// own call.
 pub(super) async fn revoke(env: &OAuthEnv, refresh_token: &str) -> Result<(), String> {
     let settings = &env.settings;
+    let auth = match &settings.behaviour.logout {
+        LogoutStyle::Provider(revocation) => {
+            return revocation.revoke(&env.idp, refresh_token).await;
+        }
+        LogoutStyle::RevokeWithoutClientAuth => None,
+        _ => Some(settings.client_auth),
+    };
     let metadata = env.idp.metadata().await.map_err(|error| error.message)?;
     let Some(endpoint) = &metadata.0.revocation_endpoint else {
         return Ok(());
@@ -142,7 +161,7 @@ pub(super) async fn revoke(env: &OAuthEnv, refresh_token: &str) -> Result<(), St
     env.idp
         .revoke(
             endpoint,
-            settings.client_auth,
+            auth,
             &settings.client_id,
             &settings.client_secret,
             refresh_token,

@@ -1,6 +1,7 @@
 //! The OAuth routes of one provider (§3.1–3.4): `/start`, `/handler/frame`, `/refresh`,
 //! `/logout`, for the popup and redirect flows. One file per step.
 
+mod audience;
 mod callback;
 pub mod cookies;
 pub mod frame;
@@ -34,7 +35,7 @@ use crate::oauth::id_token::Expectations;
 use crate::oauth::idp::{IdpClient, IdpError, TokenResponse};
 use crate::oauth::scopes;
 use crate::oauth::sealed::Sealer;
-use crate::providers::oauth::{Endpoints, OAuthEnvSettings};
+use crate::providers::oauth::{Endpoints, OAuthEnvSettings, ScopeRule};
 use crate::sessions::SessionManager;
 use crate::tokens::TokenIssuer;
 use cookies::{CookiePolicy, CookieWriter, RequestCookies};
@@ -125,7 +126,8 @@ pub struct OAuthEnv {
 }
 
 impl OAuthEnv {
-    /// §7: requested, then granted (persisting providers), then required, then additional.
+    /// §7: requested, then granted (persisting providers), then required, then additional
+    /// (or the provider's rule).
     pub(super) fn scope(&self, provider: &str, query: &Query, cookies: &RequestCookies) -> String {
         let settings = &self.settings;
         let requested = scopes::split(query.get("scope").unwrap_or_default());
@@ -136,12 +138,23 @@ impl OAuthEnv {
                 .unwrap_or_default(),
             false => Vec::new(),
         };
-        scopes::combine(&[
+        let lists: [&[String]; 4] = [
             &requested,
             &granted,
             &settings.required_scopes,
             &settings.additional_scopes,
-        ])
+        ];
+        match settings.behaviour.scope_rule {
+            ScopeRule::Standard => scopes::combine(&lists),
+            ScopeRule::ResourceAlone { with } => {
+                if requested.iter().any(|scope| scope.contains('/')) {
+                    let with: Vec<String> = with.iter().map(|s| (*s).to_owned()).collect();
+                    scopes::combine_ignoring_case(&[&requested, &with])
+                } else {
+                    scopes::combine_ignoring_case(&lists)
+                }
+            }
+        }
     }
 
     /// A token request, then the ID token's validation (`nonce` for a sign-in, none for a

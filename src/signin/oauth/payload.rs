@@ -10,7 +10,7 @@ use crate::identity::{
 };
 use crate::oauth::idp::TokenResponse;
 use crate::providers::oauth::{
-    ApiFailure, ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
+    ApiCall, ApiFailure, ApiProfile, Behaviour, OAuthEnvSettings, ProfileStyle, UserinfoCall,
 };
 use crate::resolvers::SignInInfo;
 
@@ -34,28 +34,35 @@ const NO_EMAIL: &str = "Login failed, user profile does not contain an email";
 impl OAuthProvider {
     /// `{profile, providerInfo, backstageIdentity?}`, after the user's profile (userinfo, or
     /// the provider's API) and the resolvers.
+    /// `tokens.refresh_token` is the session's refresh token; a profile source may replace it
+    /// (a grant of its own).
     pub(super) async fn session_payload(
         &self,
         ctx: &FlowContext<'_>,
         env: &OAuthEnv,
-        tokens: &TokenResponse,
+        tokens: &mut TokenResponse,
         id_claims: &Map<String, Value>,
         scope: &str,
         phase: Phase,
     ) -> Result<SignInResult, Error> {
         let access_token = tokens
             .access_token
-            .as_deref()
+            .clone()
             .ok_or_else(|| Error::new(ErrorName::Error, "Failed to obtain access token"))?;
-        let user = user(env, access_token, id_claims, phase).await?;
+        let refresh_token = tokens.refresh_token.as_deref();
+        let user = user(env, &access_token, refresh_token, id_claims, phase).await?;
+        if let Some(replacement) = &user.refresh_token {
+            tokens.refresh_token = Some(replacement.clone());
+        }
+        let expires_in = tokens
+            .expires_in
+            .as_ref()
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
         let provider_info = ProviderInfo {
             id_token: tokens.id_token.clone(),
-            access_token: access_token.to_owned(),
+            access_token,
             scope: scope.to_owned(),
-            expires_in_seconds: tokens
-                .expires_in
-                .as_ref()
-                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+            expires_in_seconds: expires_in.filter(|_| env.settings.behaviour.report_expiry),
         };
         let mut result = SignInResult {
             profile: user.profile.clone(),
@@ -89,20 +96,27 @@ impl OAuthProvider {
     }
 }
 
-/// Who signed in: from the provider's own API where it has one, else from OpenID userinfo
-/// and the ID token.
+/// Who signed in: from the provider's own API where it has one (what it lacks filled from the
+/// ID token), else from OpenID userinfo and the ID token.
 async fn user(
     env: &OAuthEnv,
     access_token: &str,
+    refresh_token: Option<&str>,
     id_claims: &Map<String, Value>,
     phase: Phase,
 ) -> Result<ApiProfile, Error> {
     let behaviour = &env.settings.behaviour;
     if let Some(api) = &behaviour.profile_api {
+        let call = ApiCall {
+            idp: &env.idp,
+            access_token,
+            refresh_token,
+            id_claims,
+        };
         let mut user = api
-            .fetch(&env.idp, access_token)
+            .fetch(call)
             .await
-            .map_err(|failure| api_error(behaviour, failure, phase))?;
+            .map_err(|failure| api_error(failure, phase))?;
         fill_from_id_token(&mut user, id_claims);
         return Ok(user);
     }
@@ -125,23 +139,26 @@ async fn user(
         user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         profile_url: None,
         claims,
+        refresh_token: None,
     })
 }
 
-/// A provider API's failure, in Node's words: passport's `Failed to fetch user profile`
-/// (`Authentication failed, ` first at sign-in), or the provider module's own error as it is.
-fn api_error(behaviour: &Behaviour, failure: ApiFailure, phase: Phase) -> Error {
+/// A provider API's failure, in Node's words: `Authentication failed, ` first at sign-in
+/// unless it is the provider module's own error, kept as it is; the cause of `Refresh failed`
+/// at refresh.
+fn api_error(failure: ApiFailure, phase: Phase) -> Error {
     let own = matches!(failure, ApiFailure::Error(_));
-    let error = behaviour.errors.profile(failure);
     match phase {
-        Phase::SignIn if !own => failed_sign_in(error),
-        _ => error,
+        Phase::SignIn if !own => failed_sign_in(failure.into_error(false)),
+        Phase::SignIn => failure.into_error(false),
+        Phase::Refresh => failure.into_error(true),
     }
 }
 
 /// Backstage's transform (§11.0): what the API's profile lacks comes from the ID token, if
 /// the IdP sent one (GitLab with `openid` among the scopes); an email the API marked
-/// unverified is not replaced, nor taken from the token when the token marks it so.
+/// unverified is not replaced, nor taken from the token when the token marks it so. The
+/// token's claims join the API's for claim rules and templates.
 fn fill_from_id_token(user: &mut ApiProfile, id_claims: &Map<String, Value>) {
     let from = |name: &str| {
         id_claims
@@ -161,6 +178,8 @@ fn fill_from_id_token(user: &mut ApiProfile, id_claims: &Map<String, Value>) {
     if profile.display_name.is_none() {
         profile.display_name = from("name");
     }
+    user.claims
+        .extend(id_claims.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
 async fn fetch_userinfo(env: &OAuthEnv, access_token: &str) -> Result<Map<String, Value>, Error> {
@@ -249,11 +268,16 @@ fn profile(
 /// Node's message, plus what the operator can do about it where the email comes from OpenID
 /// userinfo (a provider's own API has no `email` scope to ask for: its message stays Node's).
 fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
-    if error.message == NO_EMAIL && settings.behaviour.profile_api.is_none() {
-        error.message = format!(
-            "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
-            settings.provider, settings.environment
-        )
+    if error.message == NO_EMAIL {
+        let openid_profile = settings.behaviour.profile_api.is_none();
+        error.message = match settings.behaviour.missing_email_advice {
+            Some(advice) => format!("{NO_EMAIL}. {advice}"),
+            None if openid_profile => format!(
+                "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
+                settings.provider, settings.environment
+            ),
+            None => return error,
+        }
         .into();
     }
     error

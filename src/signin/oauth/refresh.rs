@@ -62,23 +62,34 @@ impl OAuthProvider {
             .ok_or_else(|| Error::input("Missing session cookie"))?;
         let (refresh_token, session) = self.refresh_token(ctx, env, cookie).await?;
         let scope = env.scope(&self.id, query, &cookies);
-        let (tokens, id_claims) = match stored_access_token(env, &refresh_token) {
+        let (mut tokens, id_claims) = match stored_access_token(env, &refresh_token) {
             Some(access_token) => {
-                require_granted(&self.id, &scope, &cookies)?;
+                if env.settings.persist_scopes {
+                    require_granted(&self.id, &scope, &cookies)?;
+                }
+                // No token request: the scope reported is the one asked for (as Node).
                 let tokens = TokenResponse {
                     access_token: Some(access_token.to_owned()),
+                    scope: Some(scope.clone()),
                     ..TokenResponse::default()
                 };
                 (tokens, Map::new())
             }
-            None => refresh_grant(ctx, env, &refresh_token, &scope).await?,
+            None => {
+                let (mut tokens, id_claims) =
+                    refresh_grant(ctx, env, &refresh_token, &scope).await?;
+                if tokens.refresh_token.is_none() {
+                    tokens.refresh_token = Some(refresh_token.clone());
+                }
+                (tokens, id_claims)
+            }
         };
         let reported_scope = env.reported_scope(&scope, &tokens);
         let payload = self
             .session_payload(
                 ctx,
                 env,
-                &tokens,
+                &mut tokens,
                 &id_claims,
                 &reported_scope,
                 Phase::Refresh,
@@ -143,10 +154,12 @@ impl OAuthProvider {
     }
 }
 
-/// The access token a refresh cookie keeps instead of a refresh token (GitHub's OAuth apps).
+/// The access token a refresh cookie keeps instead of a refresh token (GitHub's OAuth apps,
+/// OpenShift).
 fn stored_access_token<'a>(env: &OAuthEnv, cookie: &'a str) -> Option<&'a str> {
     match env.settings.behaviour.refresh {
         RefreshStyle::AccessTokenCookie { prefix } => cookie.strip_prefix(prefix),
+        RefreshStyle::AccessTokenOnly => Some(cookie),
         RefreshStyle::Grant => None,
     }
 }

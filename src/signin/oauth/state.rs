@@ -1,5 +1,6 @@
 //! The OAuth `state` parameter (§4.1): the form-encoded members `nonce`, `env`, `origin`,
-//! `redirectUrl`, `flow`, `scope`, hex-encoded. Its integrity comes from the nonce cookie.
+//! `redirectUrl`, `flow`, `scope` (and Pinniped's `audience`), hex-encoded. Its integrity
+//! comes from the nonce cookie.
 
 use std::fmt::Write;
 
@@ -13,6 +14,8 @@ pub struct OAuthState {
     pub redirect_url: Option<String>,
     pub flow: Option<String>,
     pub scope: Option<String>,
+    /// The audience of an RFC 8693 exchange at the callback (Pinniped).
+    pub audience: Option<String>,
 }
 
 impl OAuthState {
@@ -25,6 +28,7 @@ impl OAuthState {
             ("redirectUrl", &self.redirect_url),
             ("flow", &self.flow),
             ("scope", &self.scope),
+            ("audience", &self.audience),
         ];
         for (key, value) in optional {
             if let Some(value) = value {
@@ -60,6 +64,7 @@ impl OAuthState {
                 "redirectUrl" => state.redirect_url = Some(value),
                 "flow" => state.flow = Some(value),
                 "scope" => state.scope = Some(value),
+                "audience" => state.audience = Some(value),
                 _ => {}
             }
         }
@@ -93,6 +98,29 @@ mod tests {
             "6e6f6e63653d64683346743738306a4835597551524474564f33304125334425334426656e763d646576656c6f706d656e74266f726967696e3d687474702533412532462532466c6f63616c686f73742533413330303026666c6f773d706f7075702673636f70653d6f70656e69642b70726f66696c652b656d61696c2b6f66666c696e655f616363657373"
         );
         assert_eq!(OAuthState::decode(&state.encode()).unwrap(), state);
+    }
+
+    #[test]
+    fn an_audience_follows_the_flow_as_in_node() {
+        // The state captured by the pinniped module (14-audience-1-start.state.json).
+        let state = OAuthState {
+            nonce: "sWGo1dt/JLM1uQnZARZRkg==".into(),
+            env: "development".into(),
+            origin: Some("http://localhost:3000".into()),
+            flow: Some("popup".into()),
+            audience: Some("my-cluster".into()),
+            ..Default::default()
+        };
+        let form = state.encode();
+        let bytes: Vec<u8> = (0..form.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&form[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "nonce=sWGo1dt%2FJLM1uQnZARZRkg%3D%3D&env=development&origin=http%3A%2F%2Flocalhost%3A3000&flow=popup&audience=my-cluster"
+        );
+        assert_eq!(OAuthState::decode(&form).unwrap(), state);
     }
 
     #[test]

@@ -69,9 +69,11 @@ impl Fake {
                 .unwrap()
                 .unwrap_or_else(|_| panic!("the {provider} fake did not start"));
         let ready: Value = serde_json::from_str(&line).expect("ready line");
+        // `base` (the code-hosting fakes), `url` (fakekit's: the cloud providers').
+        let base = ready["base"].as_str().or(ready["url"].as_str()).unwrap();
         Self {
             child: Some(child),
-            base: ready["base"].as_str().unwrap().to_owned(),
+            base: base.to_owned(),
             ready,
             http: tls.map_or_else(super::client, super::tls::TestCa::client),
         }

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod captures;
 pub mod catalog;
+pub mod cloud;
 pub mod dns;
 pub mod exchange;
 pub mod fakes;
