@@ -117,16 +117,7 @@ impl Resolver {
             Self::DisplayNameMatchingUserEntityName {
                 missing,
                 allow_without_catalog_user,
-            } => {
-                let name = info
-                    .profile
-                    .display_name
-                    .as_deref()
-                    .ok_or_else(|| failed(ErrorName::Error, *missing))?;
-                let fallback = format!("user:default/{name}");
-                let fallback = allow_without_catalog_user.then_some(fallback.as_str());
-                sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
-            }
+            } => by_display_name(catalog, info, missing, *allow_without_catalog_user).await,
             Self::ClaimTemplate {
                 template,
                 allow_without_catalog_user,
@@ -153,6 +144,24 @@ async fn by_profile_email(
     };
     let fallback = allow_without_catalog_user.then_some(untagged.as_str());
     sign_in_with_catalog_user(catalog, &by_email(&untagged), fallback).await
+}
+
+/// `displayNameMatchingUserEntityName` (OpenShift's): the display name as the User's name;
+/// the fallback is `user:default/<name>`.
+async fn by_display_name(
+    catalog: &CatalogClient,
+    info: &SignInInfo,
+    missing: &'static str,
+    allow_without_catalog_user: bool,
+) -> Result<Resolved, ResolveError> {
+    let name = info
+        .profile
+        .display_name
+        .as_deref()
+        .ok_or_else(|| failed(ErrorName::Error, missing))?;
+    let fallback = format!("user:default/{name}");
+    let fallback = allow_without_catalog_user.then_some(fallback.as_str());
+    sign_in_with_catalog_user(catalog, &UserQuery::user_named(name), fallback).await
 }
 
 /// `userIdMatchingUserEntityAnnotation`; GitHub's compares the id's case exactly.

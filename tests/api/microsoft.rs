@@ -112,41 +112,24 @@ async fn signs_in_refreshes_and_logs_out_as_node_does() {
 #[tokio::test]
 async fn tenants_resource_scopes_and_profile_sources() {
     let ms = microsoft().await;
-    let user = SignIn::as_user;
-
     // `common` with domainHint and additionalScopes; `organizations` with a comma string.
-    let common = ms
-        .sign_in(
-            &mut Browser::default(),
-            user("alice@example.com").env("common"),
-        )
-        .await;
+    let common = ms.signed_in("alice@example.com", "common").await;
     let scope = format!("{SCOPE_SENT} Mail.Read");
-    node_start(
-        "20-common-domainhint-additional",
-        &common,
-        &start(Some(&scope)),
-    );
-    node(
-        "20-common-domainhint-additional-3-handler-frame",
-        &common,
-        &[verifier()],
-    );
-    let organizations = user("alice@example.com").env("organizations");
-    let organizations = ms.sign_in(&mut Browser::default(), organizations).await;
+    let name = "20-common-domainhint-additional";
+    node_start(name, &common, &start(Some(&scope)));
+    node(&format!("{name}-3-handler-frame"), &common, &[verifier()]);
+    let organizations = ms.signed_in("alice@example.com", "organizations").await;
     let scope = format!("{SCOPE_SENT} Calendars.Read GroupMember.Read.All");
     node_start("21-organizations", &organizations, &start(Some(&scope)));
-    node(
-        "21-organizations-3-handler-frame",
-        &organizations,
-        &[verifier()],
-    );
+    let frame = "21-organizations-3-handler-frame";
+    node(frame, &organizations, &[verifier()]);
 
     // Another resource's scope: sent alone; Graph is read with a token of its own, whose
     // refresh token the session keeps.
     let mut browser = Browser::default();
-    let mut resource = user("alice@example.com");
-    resource.scope = Some("api://backstage-test/access_as_user");
+    let resource_scope = Some("api://backstage-test/access_as_user");
+    let mut resource = SignIn::as_user("alice@example.com");
+    resource.scope = resource_scope;
     let resource = ms.sign_in(&mut browser, resource).await;
     node_start("22-resource-scope", &resource, &start(None));
     node(
@@ -154,23 +137,23 @@ async fn tenants_resource_scopes_and_profile_sources() {
         &resource,
         &[verifier()],
     );
-    let resource_scope = Some("api://backstage-test/access_as_user");
     let refreshed = ms
         .refresh(&mut browser, "development", resource_scope)
         .await;
     node("23-resource-scope-refresh", &refreshed, &[]);
 
-    // skipUserProfile: no Graph call, the profile from the ID token.
-    let skip = ms
-        .sign_in(
-            &mut Browser::default(),
-            user("alice@example.com").env("skipprofile"),
-        )
-        .await;
+    skip_user_profile(&ms).await;
+    graph_profiles(&ms).await;
+}
+
+/// skipUserProfile: no Graph call, the profile from the ID token.
+async fn skip_user_profile(ms: &Cloud) {
+    let skip = ms.signed_in("alice@example.com", "skipprofile").await;
     node_start("24-skipprofile", &skip, &start(Some(SCOPE_SENT)));
     node("24-skipprofile-3-handler-frame", &skip, &[verifier()]);
-    let no_email = user("nomail@example.onmicrosoft.com").env("skipprofile");
-    let no_email = ms.sign_in(&mut Browser::default(), no_email).await;
+    let no_email = ms
+        .signed_in("nomail@example.onmicrosoft.com", "skipprofile")
+        .await;
     let advice = "Login failed, user profile does not contain an email. The IdP released no verified email: request the 'email' scope (auth.providers.microsoft.skipprofile.additionalScopes) and make sure the account's email is verified.";
     let message = ("/result/error/message", Some(json!(advice)));
     node(
@@ -179,35 +162,29 @@ async fn tenants_resource_scopes_and_profile_sources() {
         &[verifier(), message],
     );
     // Node fails with a TypeError (no Graph profile); stagedoor says what is missing.
-    let no_id = user("alice@example.com").env("skipprofileuserid");
-    let no_id = ms.sign_in(&mut Browser::default(), no_id).await;
+    let no_id = ms.signed_in("alice@example.com", "skipprofileuserid").await;
     let error = json!({"name": "Error", "message": "Microsoft profile contained no id"});
-    node(
-        "26-err-skipprofile-userid",
-        &no_id,
-        &[verifier(), ("/result/error", Some(error))],
-    );
+    let error = ("/result/error", Some(error));
+    node("26-err-skipprofile-userid", &no_id, &[verifier(), error]);
+}
 
-    // No photo: no picture (Node sends Graph's error document as one).
-    let no_photo = ms
-        .sign_in(&mut Browser::default(), user("bob@example.com"))
-        .await;
+/// Graph profiles without a photo (no picture: Node sends Graph's error document as one), a
+/// display name or a mailbox, and Graph failing.
+async fn graph_profiles(ms: &Cloud) {
     let picture = || ("/result/response/profile/picture", None);
+    let no_photo = ms.signed_in("bob@example.com", "development").await;
     node("27-photo-missing", &no_photo, &[verifier(), picture()]);
-    let graph_down = ms
-        .sign_in(&mut Browser::default(), user("graphdown@example.com"))
-        .await;
+    let graph_down = ms.signed_in("graphdown@example.com", "development").await;
     node("29-err-graph-profile-fails", &graph_down, &[verifier()]);
     ms.set_user("bob@example.com", json!({"displayName": null}))
         .await;
-    let no_name = ms
-        .sign_in(&mut Browser::default(), user("bob@example.com"))
-        .await;
+    let no_name = ms.signed_in("bob@example.com", "development").await;
     node("27b-no-display-name", &no_name, &[verifier(), picture()]);
     ms.set_user("bob@example.com", json!({"displayName": "Bob Example"}))
         .await;
-    let no_mail = user("nomail@example.onmicrosoft.com").env("noresolver");
-    let no_mail = ms.sign_in(&mut Browser::default(), no_mail).await;
+    let no_mail = ms
+        .signed_in("nomail@example.onmicrosoft.com", "noresolver")
+        .await;
     node(
         "28-noresolver-nomail-upn",
         &no_mail,
@@ -233,51 +210,78 @@ fn refresh_refused(reason: &str) -> Patch<'static> {
 #[tokio::test]
 async fn failures_and_every_resolver_as_node_does() {
     let ms = microsoft().await;
-    let user = SignIn::as_user;
-    let unknown = ms
-        .sign_in(&mut Browser::default(), user("nobody@example.com"))
-        .await;
+    let unknown = ms.signed_in("nobody@example.com", "development").await;
     node("30-err-unknown-user", &unknown, &[verifier()]);
     assert_eq!(unknown.error(), UNRESOLVED);
-    let mut bad_code = user("alice@example.com");
+    let mut bad_code = SignIn::as_user("alice@example.com");
     bad_code.code = Some("not-a-real-code");
     let bad_code = ms.sign_in(&mut Browser::default(), bad_code).await;
     node("31-err-bad-code", &bad_code, &[verifier()]);
-    let mut denied = user("alice@example.com");
+    let mut denied = SignIn::as_user("alice@example.com");
     (denied.login, denied.deny) = (None, true);
     let denied = ms.sign_in(&mut Browser::default(), denied).await;
     node("32-err-access-denied", &denied, &[]);
+    refresh_failures(&ms).await;
 
+    // Every resolver Node offers for microsoft, matching and not.
+    let resolvers = [
+        ("40-resolver-email-annotation", "emailannotation", "alice"),
+        (
+            "41-resolver-email-annotation-no-match",
+            "emailannotation",
+            "bob",
+        ),
+        ("42-resolver-userid-annotation", "userid", "alice"),
+        ("43-resolver-userid-annotation-no-match", "userid", "bob"),
+        ("44-resolver-local-part", "localpart", "alice"),
+        (
+            "45-resolver-local-part-domain-not-allowed",
+            "localpart",
+            "nomail",
+        ),
+        (
+            "46-resolver-profile-email-no-match",
+            "development",
+            "nomail",
+        ),
+        (
+            "47-resolver-userid-dangerous-fallback",
+            "dangerous",
+            "nobody",
+        ),
+    ];
+    for (name, env, user) in resolvers {
+        let login = match user {
+            "nomail" => "nomail@example.onmicrosoft.com".to_owned(),
+            user => format!("{user}@example.com"),
+        };
+        let step = ms.signed_in(&login, env).await;
+        node(name, &step, &[verifier()]);
+    }
+}
+
+/// Refresh refused (a revoked, a garbage refresh token), and Graph failing at refresh.
+async fn refresh_failures(ms: &Cloud) {
     let mut browser = Browser::default();
+    let user = SignIn::as_user;
     let before_revoke = ms.sign_in(&mut browser, user("alice@example.com")).await;
     node("33-signin-for-revoke", &before_revoke, &[verifier()]);
     ms.revoke("alice@example.com").await;
     let revoked = ms.refresh(&mut browser, "development", None).await;
     let reason = "AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.";
-    node(
-        "33-err-refresh-revoked",
-        &revoked,
-        &[refresh_scope(), refresh_refused(reason)],
-    );
+    let patches = [refresh_scope(), refresh_refused(reason)];
+    node("33-err-refresh-revoked", &revoked, &patches);
     let mut garbage = Browser::default();
     ms.set_refresh_cookie(&mut garbage, "not-a-real-token");
     let garbage = ms.refresh(&mut garbage, "development", None).await;
     let reason = "AADSTS9002313: Invalid request. Request is malformed or invalid.";
-    node(
-        "34-err-refresh-bad-cookie",
-        &garbage,
-        &[refresh_scope(), refresh_refused(reason)],
-    );
+    let patches = [refresh_scope(), refresh_refused(reason)];
+    node("34-err-refresh-bad-cookie", &garbage, &patches);
 
-    // Graph fails at refresh: Node's words, the detail on the cause too.
     let mut browser = Browser::default();
     let bob = ms.sign_in(&mut browser, user("bob@example.com")).await;
-    let picture = || ("/result/response/profile/picture", None);
-    node(
-        "35-signin-before-graph-fails",
-        &bob,
-        &[verifier(), picture()],
-    );
+    let picture = ("/result/response/profile/picture", None);
+    node("35-signin-before-graph-fails", &bob, &[verifier(), picture]);
     ms.set_user("bob@example.com", json!({"graphStatus": 503}))
         .await;
     let graph_down = ms.refresh(&mut browser, "development", None).await;
@@ -294,67 +298,4 @@ async fn failures_and_every_resolver_as_node_does() {
     );
     ms.set_user("bob@example.com", json!({"graphStatus": null}))
         .await;
-
-    // Every resolver Node offers for microsoft, matching and not.
-    let resolvers: [(&str, &str, &str, bool); 8] = [
-        (
-            "40-resolver-email-annotation",
-            "emailannotation",
-            "alice@example.com",
-            true,
-        ),
-        (
-            "41-resolver-email-annotation-no-match",
-            "emailannotation",
-            "bob@example.com",
-            false,
-        ),
-        (
-            "42-resolver-userid-annotation",
-            "userid",
-            "alice@example.com",
-            true,
-        ),
-        (
-            "43-resolver-userid-annotation-no-match",
-            "userid",
-            "bob@example.com",
-            false,
-        ),
-        (
-            "44-resolver-local-part",
-            "localpart",
-            "alice@example.com",
-            true,
-        ),
-        (
-            "45-resolver-local-part-domain-not-allowed",
-            "localpart",
-            "nomail@example.onmicrosoft.com",
-            false,
-        ),
-        (
-            "46-resolver-profile-email-no-match",
-            "development",
-            "nomail@example.onmicrosoft.com",
-            false,
-        ),
-        (
-            "47-resolver-userid-dangerous-fallback",
-            "dangerous",
-            "nobody@example.com",
-            true,
-        ),
-    ];
-    for (name, env, login, found) in resolvers {
-        let step = ms
-            .sign_in(&mut Browser::default(), user(login).env(env))
-            .await;
-        let photo = login != "alice@example.com" && login != "nobody@example.com";
-        let patches = match (found, photo) {
-            (true, true) => vec![verifier(), picture()],
-            _ => vec![verifier()],
-        };
-        node(name, &step, &patches);
-    }
 }

@@ -44,14 +44,7 @@ impl OAuthProvider {
         let request_cookies = RequestCookies::from_headers(headers);
         let scope = env.sent_scope(env.scope(&self.id, query, &request_cookies));
         let behaviour = &settings.behaviour;
-        if let (Some(configured), Some(asked)) =
-            (&behaviour.organization, query.get("organization"))
-            && configured != asked
-        {
-            return Err(Error::input(
-                "Organization mismatch. The organization provided in the request does not match the organization configured in the strategy.",
-            ));
-        }
+        check_organization(behaviour.organization.as_deref(), query)?;
         let state = OAuthState {
             nonce: nonce.clone(),
             env: settings.environment.clone(),
@@ -98,6 +91,16 @@ impl OAuthProvider {
         headers.insert(header::LOCATION, header_value(&location)?);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         Ok(response)
+    }
+}
+
+/// Auth0's configured organization: a different one asked for at `/start` is refused.
+fn check_organization(configured: Option<&str>, query: &Query) -> Result<(), Error> {
+    match (configured, query.get("organization")) {
+        (Some(configured), Some(asked)) if configured != asked => Err(Error::input(
+            "Organization mismatch. The organization provided in the request does not match the organization configured in the strategy.",
+        )),
+        _ => Ok(()),
     }
 }
 

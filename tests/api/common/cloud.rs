@@ -198,6 +198,12 @@ impl Cloud {
         }
     }
 
+    /// A sign-in of `login` in `env`, in a browser of its own.
+    pub async fn signed_in(&self, login: &str, env: &str) -> Step {
+        let sign_in = SignIn::as_user(login).env(env);
+        self.sign_in(&mut Browser::default(), sign_in).await
+    }
+
     pub async fn refresh(&self, browser: &mut Browser, env: &str, scope: Option<&str>) -> Step {
         self.clear_requests().await;
         let query = encode(&[
