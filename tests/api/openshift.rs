@@ -128,6 +128,10 @@ async fn failures_and_the_resolver_as_node_does() {
         .sign_in(&mut Browser::default(), user("nobody").env("dangerous"))
         .await;
     node("40-resolver-dangerous-fallback", &fallback, &[verifier()]);
+    // The redirect flow (Node's captures have no step of it), refreshed by the user API.
+    let session = os.signs_in_by_redirect("alice", "development").await;
+    let identity = &session["backstageIdentity"]["identity"];
+    assert_eq!(identity["userEntityRef"], "user:default/alice");
 
     // A user answer without metadata.name: Node never answers the callback; stagedoor says so.
     let no_name = os.sign_in(&mut Browser::default(), user("noname")).await;

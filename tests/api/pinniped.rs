@@ -9,12 +9,16 @@ use crate::common::browser::Browser;
 use crate::common::captures::{Patch, check, check_start};
 use crate::common::cloud::{Cloud, SignIn, Step};
 
-/// The captures' users, and `alice` whose Pinniped user name is her catalog name.
+/// The captures' users, `alice` whose Pinniped user name is her catalog name, and `nobody`
+/// whom the catalog does not know.
 const USERS: &str = r#"[
   {"login": "alice@example.com", "username": "alice@example.com", "groups": ["team-a", "backstage-users"]},
   {"login": "bob@example.com", "username": "bob@example.com", "groups": ["team-b"]},
-  {"login": "alice", "username": "alice", "groups": ["team-a"]}
+  {"login": "alice", "username": "alice", "groups": ["team-a"]},
+  {"login": "nobody", "username": "nobody", "groups": []}
 ]"#;
+
+const UNRESOLVED: &str = "Failed to sign-in, unable to resolve user identity. Please verify that your catalog contains the expected User entities that would match your configured sign-in resolver.";
 
 /// The captures' environments (`cloud-harness/app-config.yaml`) on the fake, and `claims`
 /// (stagedoor's resolver over the ID token's claims).
@@ -121,6 +125,14 @@ async fn resolvers_and_failures() {
         identity["ownershipEntityRefs"],
         json!(["user:default/alice", "group:default/team-a"])
     );
+    // A user the catalog does not know, by the same resolver.
+    let unknown = SignIn::as_user("nobody").env("claims");
+    let unknown = pinniped.sign_in(&mut Browser::default(), unknown).await;
+    assert_eq!(unknown.error(), UNRESOLVED);
+    // The redirect flow (Node's captures have no step of it), refreshed with rotation.
+    let session = pinniped.signs_in_by_redirect("alice", "claims").await;
+    let identity = &session["backstageIdentity"]["identity"];
+    assert_eq!(identity["userEntityRef"], "user:default/alice");
 
     // The code refused: stagedoor's words are every provider's (Node passes openid-client's
     // OPError through bare).

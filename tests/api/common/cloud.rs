@@ -204,6 +204,23 @@ impl Cloud {
         self.sign_in(&mut Browser::default(), sign_in).await
     }
 
+    /// A redirect-flow sign-in of `login` in `env`, for the providers Node's captures have no
+    /// redirect step of: the callback sends the browser back to the app with the refresh
+    /// cookie set, from which the session refreshes. Gives the refreshed session.
+    pub async fn signs_in_by_redirect(&self, login: &str, env: &str) -> Value {
+        let back_to = "http://localhost:3000/catalog?x=1";
+        let mut browser = Browser::default();
+        let mut sign_in = SignIn::as_user(login).env(env);
+        sign_in.redirect_url = Some(back_to);
+        let step = self.sign_in(&mut browser, sign_in).await;
+        assert_eq!(step.page.status, 302, "{}", step.page.body);
+        assert_eq!(step.page.location().as_deref(), Some(back_to));
+        assert!(self.refresh_cookie(&browser).is_some(), "a refresh cookie");
+        let refreshed = self.refresh(&mut browser, env, None).await;
+        assert_eq!(refreshed.page.status, 200, "{}", refreshed.page.body);
+        refreshed.session()
+    }
+
     pub async fn refresh(&self, browser: &mut Browser, env: &str, scope: Option<&str>) -> Step {
         self.clear_requests().await;
         let query = encode(&[
