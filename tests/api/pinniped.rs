@@ -9,19 +9,20 @@ use crate::common::browser::Browser;
 use crate::common::captures::{Patch, check, check_start};
 use crate::common::cloud::{Cloud, SignIn, Step};
 
-/// The captures' users, `alice` whose Pinniped user name is her catalog name, and `nobody`
-/// whom the catalog does not know.
+/// The captures' users, `alice` whose Pinniped user name is her catalog name, `nobody` whom
+/// the catalog does not know, and `mapped` with an email the Supervisor maps.
 const USERS: &str = r#"[
   {"login": "alice@example.com", "username": "alice@example.com", "groups": ["team-a", "backstage-users"]},
   {"login": "bob@example.com", "username": "bob@example.com", "groups": ["team-b"]},
   {"login": "alice", "username": "alice", "groups": ["team-a"]},
-  {"login": "nobody", "username": "nobody", "groups": []}
+  {"login": "nobody", "username": "nobody", "groups": []},
+  {"login": "mapped", "username": "alice-upstream", "groups": [], "additionalClaims": {"email": "alice@example.com"}}
 ]"#;
 
 const UNRESOLVED: &str = "Failed to sign-in, unable to resolve user identity. Please verify that your catalog contains the expected User entities that would match your configured sign-in resolver.";
 
-/// The captures' environments (`cloud-harness/app-config.yaml`) on the fake, and `claims`
-/// (stagedoor's resolver over the ID token's claims).
+/// The captures' environments (`cloud-harness/app-config.yaml`) on the fake, `claims`
+/// (stagedoor's resolver over the ID token's claims) and `localpart`.
 async fn pinniped() -> Cloud {
     Cloud::start("pinniped", &[("FAKE_USERS", USERS)], |base| {
         let env = |name: &str, sign_in: &str| {
@@ -33,6 +34,7 @@ async fn pinniped() -> Cloud {
             env("development", ""),
             env("resolver", ", signIn: { resolvers: [{ resolver: emailMatchingUserEntityProfileEmail }] }"),
             env("claims", ", signIn: { resolvers: [{ resolver: userEntityRefFromClaims, template: 'user:default/{username}' }] }"),
+            env("localpart", ", signIn: { resolvers: [{ resolver: emailLocalPartMatchingUserEntityName }] }"),
         ]
         .concat()
     })
@@ -116,23 +118,7 @@ async fn resolvers_and_failures() {
         &no_email,
         &[("/result/error/message", Some(json!(message)))],
     );
-    // Beyond Node: the ID token's user name signs in through userEntityRefFromClaims.
-    let claims = SignIn::as_user("alice").env("claims");
-    let signed_in = pinniped.sign_in(&mut Browser::default(), claims).await;
-    let identity = &signed_in.session()["backstageIdentity"]["identity"];
-    assert_eq!(identity["userEntityRef"], "user:default/alice");
-    assert_eq!(
-        identity["ownershipEntityRefs"],
-        json!(["user:default/alice", "group:default/team-a"])
-    );
-    // A user the catalog does not know, by the same resolver.
-    let unknown = SignIn::as_user("nobody").env("claims");
-    let unknown = pinniped.sign_in(&mut Browser::default(), unknown).await;
-    assert_eq!(unknown.error(), UNRESOLVED);
-    // The redirect flow (Node's captures have no step of it), refreshed with rotation.
-    let session = pinniped.signs_in_by_redirect("alice", "claims").await;
-    let identity = &session["backstageIdentity"]["identity"];
-    assert_eq!(identity["userEntityRef"], "user:default/alice");
+    beyond_node_resolvers(&pinniped).await;
 
     // The code refused: stagedoor's words are every provider's (Node passes openid-client's
     // OPError through bare).
@@ -158,4 +144,38 @@ async fn resolvers_and_failures() {
     pinniped.set_refresh_cookie(&mut garbage, "not-a-real-token");
     let garbage = pinniped.refresh(&mut garbage, "development", None).await;
     node("34-err-refresh-bad-cookie", &garbage, &[]);
+}
+
+/// Beyond Node (whose profile is always empty): the ID token's user name signs in through
+/// userEntityRefFromClaims, and an email the Supervisor maps through both email resolvers Node
+/// offers for pinniped.
+async fn beyond_node_resolvers(pinniped: &Cloud) {
+    let claims = SignIn::as_user("alice").env("claims");
+    let signed_in = pinniped.sign_in(&mut Browser::default(), claims).await;
+    let identity = &signed_in.session()["backstageIdentity"]["identity"];
+    assert_eq!(identity["userEntityRef"], "user:default/alice");
+    assert_eq!(
+        identity["ownershipEntityRefs"],
+        json!(["user:default/alice", "group:default/team-a"])
+    );
+    // A user the catalog does not know, by the same resolver.
+    let unknown = SignIn::as_user("nobody").env("claims");
+    let unknown = pinniped.sign_in(&mut Browser::default(), unknown).await;
+    assert_eq!(unknown.error(), UNRESOLVED);
+    // The redirect flow (Node's captures have no step of it), refreshed with rotation.
+    let session = pinniped.signs_in_by_redirect("alice", "claims").await;
+    let identity = &session["backstageIdentity"]["identity"];
+    assert_eq!(identity["userEntityRef"], "user:default/alice");
+    for env in ["resolver", "localpart"] {
+        let mapped = SignIn::as_user("mapped").env(env);
+        let mapped = pinniped.sign_in(&mut Browser::default(), mapped).await;
+        let identity = &mapped.session()["backstageIdentity"]["identity"];
+        assert_eq!(identity["userEntityRef"], "user:default/alice", "{env}");
+    }
+    let no_email = SignIn::as_user("alice").env("localpart");
+    let message = pinniped
+        .sign_in(&mut Browser::default(), no_email)
+        .await
+        .error();
+    assert!(message.contains("additionalClaims.email"), "{message}");
 }

@@ -49,6 +49,8 @@ function idToken(req, key, user, scopes, aud, extra) {
   const claims = { ...extra, aud: [aud], auth_time: user.authTime ?? t, azp: CLIENT_ID, exp: t + TTL, iat: t, iss: issuer(req), jti: uuid(), rat: t, sub: user.sub };
   if (scopes.includes('username')) claims.username = user.username;
   if (scopes.includes('groups')) claims.groups = user.groups ?? [];
+  // What the Supervisor's upstream identity provider maps (claims.additionalClaimMappings).
+  if (user.additionalClaims) claims.additionalClaims = user.additionalClaims;
   return key.sign(claims);
 }
 
