@@ -75,7 +75,7 @@ fn provider_checks(env: &OAuthEnvSettings, raw: &Value) -> Vec<Finding> {
         )
     });
     // Providers with their own user API (github, gitlab, ...) have no `email` scope to ask for.
-    let openid_profile = env.behaviour.profile_api.is_none();
+    let openid_profile = env.behaviour.email_from_scope;
     // Google's email scope is spelled as a URL; where the provider knows better what an email
     // needs (Pinniped: a Supervisor mapping), it says so.
     let requests_email = scopes

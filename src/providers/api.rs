@@ -82,6 +82,7 @@ pub fn api_behaviour(api: Arc<dyn ProfileApi>) -> Behaviour {
     behaviour.username_claim = None;
     behaviour.openid_nonce = false;
     behaviour.profile_api = Some(api);
+    behaviour.email_from_scope = false;
     behaviour
 }
 

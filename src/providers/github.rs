@@ -46,6 +46,7 @@ pub fn settings(
     behaviour.refresh = RefreshStyle::AccessTokenCookie {
         prefix: ACCESS_TOKEN_COOKIE,
     };
+    behaviour.email_from_scope = false;
     behaviour.profile_api = Some(Arc::new(GitHubUser {
         url: format!("{api}/user"),
     }));

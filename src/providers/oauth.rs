@@ -97,6 +97,9 @@ pub struct Behaviour {
     /// What to tell the operator when an email resolver finds no email (`None`: request the
     /// `email` scope and make sure the account's email is verified).
     pub missing_email_advice: Option<&'static str>,
+    /// Whether the email comes with OpenID's `email` scope, so that requesting it is advice
+    /// worth giving (not for a provider's own user API: GitHub, GitLab, Bitbucket, ...).
+    pub email_from_scope: bool,
 }
 
 /// How the scope sent to the IdP is made (§7).
@@ -157,6 +160,7 @@ impl Behaviour {
             audience_exchange: None,
             report_expiry: true,
             missing_email_advice: None,
+            email_from_scope: true,
         }
     }
 

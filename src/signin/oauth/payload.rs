@@ -265,14 +265,13 @@ fn profile(
     }
 }
 
-/// Node's message, plus what the operator can do about it where the email comes from OpenID
-/// userinfo (a provider's own API has no `email` scope to ask for: its message stays Node's).
+/// Node's message, plus what the operator can do about it where the email comes with the
+/// `email` scope (a provider's own API has no such scope to ask for: its message stays Node's).
 fn with_email_hint(mut error: Error, settings: &OAuthEnvSettings) -> Error {
     if error.message == NO_EMAIL {
-        let openid_profile = settings.behaviour.profile_api.is_none();
         error.message = match settings.behaviour.missing_email_advice {
             Some(advice) => format!("{NO_EMAIL}. {advice}"),
-            None if openid_profile => format!(
+            None if settings.behaviour.email_from_scope => format!(
                 "{NO_EMAIL}. The IdP released no verified email: request the 'email' scope (auth.providers.{}.{}.additionalScopes) and make sure the account's email is verified.",
                 settings.provider, settings.environment
             ),
