@@ -48,6 +48,9 @@ use crate::http::{AppState, Mount, Route, is};
 
 /// Expired authorization sessions, codes and offline sessions are removed at most this often.
 const PURGE_INTERVAL_MS: i64 = 60 * 60 * 1000;
+/// Authorization sessions and codes are kept this long past their expiry, so a late consent
+/// page or client still hears "expired" rather than "invalid".
+const EXPIRED_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The authorization server's state, kept in `http::Features`.
 pub struct AuthorizationServer {
@@ -104,7 +107,8 @@ impl AuthorizationServer {
         {
             return;
         }
-        if let Err(error) = state.store.delete_expired_authorizations(now).await {
+        let before = now.saturating_sub(EXPIRED_KEPT_MS);
+        if let Err(error) = state.store.delete_expired_authorizations(before).await {
             tracing::warn!("removing expired authorization sessions failed: {error}");
         }
         if let Some(refresh) = &self.settings.refresh_tokens {

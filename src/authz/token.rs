@@ -38,6 +38,7 @@ pub fn grants() -> Vec<Grant> {
                 Box::pin(async move {
                     let server = state.features.get::<AuthorizationServer>();
                     let server = server.ok_or_else(|| Error::unknown_provider("v1"))?;
+                    server.purge_if_due(state).await;
                     Ok(code_grant(server, state, parts, request).await)
                 })
             },
@@ -49,6 +50,7 @@ pub fn grants() -> Vec<Grant> {
                 Box::pin(async move {
                     let server = state.features.get::<AuthorizationServer>();
                     let server = server.ok_or_else(|| Error::unknown_provider("v1"))?;
+                    server.purge_if_due(state).await;
                     Ok(super::refresh::refresh_grant(server, state, parts, request).await)
                 })
             },

@@ -3,6 +3,11 @@
 //! Provider, the Node Backstage catalog and auth backend, PostgreSQL), with the shared helpers
 //! of [`common`].
 
+mod authz_clients;
+mod authz_consent;
+mod authz_flows;
+mod authz_refresh;
+mod authz_ssrf;
 mod bench_oidc_refresh;
 mod bench_token_exchange;
 mod catalog_sign_in;
