@@ -138,6 +138,7 @@ impl AdminApi<'_> {
                 .map_err(store_error)?;
             let offline: Vec<Value> = rows
                 .iter()
+                .filter(|row| offline_expiry(row, lifetimes) > now)
                 .map(|row| offline_json(row, lifetimes))
                 .collect();
             body["offlineSessions"] = Value::Array(offline);
@@ -283,6 +284,16 @@ fn offline_json(row: &OfflineSessionRow, lifetimes: &RefreshTokenSettings) -> Va
         "userAgent": row.user_agent,
         "ip": row.ip,
     })
+}
+
+fn offline_expiry(row: &OfflineSessionRow, lifetimes: &RefreshTokenSettings) -> i64 {
+    let idle = row
+        .last_used_at
+        .saturating_add(lifetimes.idle_lifetime_secs.saturating_mul(1000));
+    idle.min(
+        row.created_at
+            .saturating_add(lifetimes.max_lifetime_secs.saturating_mul(1000)),
+    )
 }
 
 fn iso(millis: i64) -> Option<String> {

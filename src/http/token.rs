@@ -18,6 +18,9 @@ use super::{AppState, Handled};
 /// As Express's body parsers (and the rest of stagedoor) allow.
 pub const MAX_BODY_BYTES: u64 = 100 * 1024;
 const FORM: &str = "application/x-www-form-urlencoded";
+/// Node's words (its zod schema's).
+const NO_GRANT_TYPE: &str =
+    "Validation error: Invalid input: expected string, received undefined at \"grant_type\"";
 
 /// The parameters as sent: a form, or (for the grants that accept it, as Node's router does)
 /// a JSON object.
@@ -119,16 +122,12 @@ pub(super) async fn answer(state: &AppState, parts: &Parts, body: Body) -> Respo
         Err(response) => return *response,
     };
     let Some(grant) = state.grants.0.get(request.grant_type.as_str()) else {
-        let mut offered: Vec<&str> = state.grants.0.keys().copied().collect();
-        offered.sort_unstable();
+        // Node's words.
+        let shown: String = request.grant_type.chars().take(MAX_QUOTED_CHARS).collect();
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            &format!(
-                "Grant type {} is not supported; use {}",
-                quoted(&request.grant_type),
-                offered.join(" or ")
-            ),
+            &format!("Grant type {shown} is not supported"),
         );
     };
     if request.is_json() && !grant.accepts_json {
@@ -207,8 +206,7 @@ async fn read(grants: &Grants, parts: &Parts, body: Body) -> Result<TokenRequest
             .filter(|value| !value.is_empty())
             .map(str::to_owned),
     };
-    let grant_type = grant_type
-        .ok_or_else(|| Box::new(invalid_request("the parameter grant_type is required")))?;
+    let grant_type = grant_type.ok_or_else(|| Box::new(invalid_request(NO_GRANT_TYPE)))?;
     Ok(TokenRequest { grant_type, body })
 }
 

@@ -7,6 +7,8 @@ mod authz_clients;
 mod authz_consent;
 mod authz_flows;
 mod authz_refresh;
+mod authz_replay;
+mod authz_revoke;
 mod authz_ssrf;
 mod bench_oidc_refresh;
 mod bench_token_exchange;

@@ -45,6 +45,7 @@ async fn document(
         "bad-redirect" => doc(json!({"redirect_uris": ["not a url"]})),
         "secret" => doc(json!({"client_secret": "s"})),
         "basic" => doc(json!({"token_endpoint_auth_method": "client_secret_basic"})),
+        "remote-redirect" => doc(json!({"redirect_uris": ["https://app.example.com/cb"]})),
         "redirect" => (
             StatusCode::FOUND,
             [(header::LOCATION, format!("{base}/good.json"))],
