@@ -40,7 +40,7 @@ impl Fixture {
     }
 
     fn load_file(path: &std::path::Path, name: &str) -> Self {
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
             panic!("{}: {e} (shared/ must sit beside the repo)", path.display())
         });
         let (request, response) = text.split_once("\n\nHTTP/1.1 ").expect("request/response");
