@@ -16,6 +16,10 @@ use crate::http::error::store_error;
 use crate::net::ClientInfo;
 use crate::store::{OfflineSessionRow, Store, StoreError};
 
+/// A token rotated out this recently is taken for a concurrent refresh of the same client,
+/// not for reuse (as the reuse intervals of Auth0 and Okta).
+const CONCURRENT_REFRESH_MS: i64 = 5_000;
+
 /// A new token for session `id`.
 fn new_token(id: &str) -> Result<String, Error> {
     let mut random = [0u8; 32];
@@ -122,15 +126,18 @@ pub async fn find(
     if same_digest(&presented, &session.token_hash) {
         return Ok(session);
     }
-    if store
-        .is_retired_token(id, &presented)
-        .await
-        .map_err(stored)?
-    {
-        store.delete_offline_session(id).await.map_err(stored)?;
-        return Err(Refused::Reuse(session));
+    match store.retired_token(id, &presented).await.map_err(stored)? {
+        // A refresh racing the one that rotated this token (the same client twice at once):
+        // refused, but not taken for a stolen token.
+        Some(retired_at) if now.saturating_sub(retired_at) <= CONCURRENT_REFRESH_MS => {
+            Err(invalid().into())
+        }
+        Some(_) => {
+            store.delete_offline_session(id).await.map_err(stored)?;
+            Err(Refused::Reuse(session))
+        }
+        None => Err(invalid().into()),
     }
-    Err(invalid().into())
 }
 
 fn is_expired(session: &OfflineSessionRow, settings: &RefreshTokenSettings, now: i64) -> bool {

@@ -145,16 +145,20 @@ impl Store {
         Ok(rotated)
     }
 
-    /// Whether `token_hash` is a token rotated out of session `id`.
-    pub async fn is_retired_token(&self, id: &str, token_hash: &str) -> Result<bool, StoreError> {
-        const SELECT: &str = "SELECT count(*) FROM offline_session_retired_tokens \
+    /// When `token_hash` was rotated out of session `id`, if it was.
+    pub async fn retired_token(
+        &self,
+        id: &str,
+        token_hash: &str,
+    ) -> Result<Option<UnixMillis>, StoreError> {
+        const SELECT: &str = "SELECT retired_at FROM offline_session_retired_tokens \
              WHERE token_hash = $1 AND session_id = $2";
-        let count: i64 = with_pool!(self, pool => sqlx::query_scalar(SELECT)
+        let retired_at = with_pool!(self, pool => sqlx::query_scalar(SELECT)
             .bind(token_hash)
             .bind(id)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await)?;
-        Ok(count > 0)
+        Ok(retired_at)
     }
 
     /// Ends one session (and forgets its retired tokens); `false` if there was none.

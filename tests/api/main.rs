@@ -3,9 +3,11 @@
 //! Provider, the Node Backstage catalog and auth backend, PostgreSQL), with the shared helpers
 //! of [`common`].
 
+mod actions;
 mod authz_clients;
 mod authz_consent;
 mod authz_flows;
+mod authz_postgres;
 mod authz_refresh;
 mod authz_replay;
 mod authz_revoke;

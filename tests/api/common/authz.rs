@@ -40,22 +40,36 @@ stagedoor:
 /// A server with the flags on, its document host and its catalog.
 pub struct Authz {
     pub server: TestServer,
-    pub docs: DocHost,
-    pub catalog: FakeCatalog,
+    pub docs: std::sync::Arc<DocHost>,
+    pub catalog: std::sync::Arc<FakeCatalog>,
+    overrides: Vec<String>,
 }
 
 impl Authz {
     pub async fn start(extra: &[&str]) -> Self {
-        let docs = DocHost::start().await;
-        let catalog = FakeCatalog::start().await;
-        let base = config(&docs.base, &catalog.base_url);
-        let mut overrides = vec![base.as_str()];
-        overrides.extend_from_slice(extra);
-        let server = TestServer::start(&overrides).await;
+        let docs = std::sync::Arc::new(DocHost::start().await);
+        let catalog = std::sync::Arc::new(FakeCatalog::start().await);
+        let mut overrides = vec![config(&docs.base, &catalog.base_url)];
+        overrides.extend(extra.iter().map(|text| (*text).to_owned()));
+        let borrowed: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        let server = TestServer::start(&borrowed).await;
         Self {
             server,
             docs,
             catalog,
+            overrides,
+        }
+    }
+
+    /// Another server with the same configuration, document host and catalog (a replica,
+    /// when the configuration names a shared database).
+    pub async fn replica(&self) -> Self {
+        let borrowed: Vec<&str> = self.overrides.iter().map(String::as_str).collect();
+        Self {
+            server: TestServer::start(&borrowed).await,
+            docs: self.docs.clone(),
+            catalog: self.catalog.clone(),
+            overrides: self.overrides.clone(),
         }
     }
 
