@@ -104,7 +104,9 @@ async fn handle(
                 Ok(body) => body,
                 Err(response) => return Ok(response),
             };
-            invoke(state, actions, parts, id, wrapped, &body).await
+            // Express decodes route parameters (Node's client sends `auth%3Awho-am-i`).
+            let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+            invoke(state, actions, parts, &id, wrapped, &body).await
         }
         _ => Err(Error::unknown_provider(segments[0])),
     }

@@ -8,6 +8,7 @@ mod authz_clients;
 mod authz_consent;
 mod authz_flows;
 mod authz_postgres;
+mod authz_real_clients;
 mod authz_refresh;
 mod authz_replay;
 mod authz_revoke;

@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod authz_hosts;
 pub mod browser;
+pub mod clients;
 pub mod dns;
 pub mod exchange;
 pub mod fixtures;
