@@ -22,6 +22,12 @@ backend:
 pub const DIFFERENCES: &[(&str, &str, u16, &str)] = &[
     (
         "dev",
+        "03-root-oauth-authorization-server",
+        404,
+        "Node's MCP actions backend serves this bare URL (a copy of the discovery document); stagedoor serves the path-inserted one",
+    ),
+    (
+        "dev",
         "05-root-openid-configuration-path",
         200,
         "the second RFC 8414 URL the MCP SDK asks is served",
@@ -307,5 +313,51 @@ async fn the_other_boots_answer_as_captured() {
                 "{boot} {path}"
             );
         }
+    }
+}
+
+#[test]
+fn bad_refresh_token_settings_stop_start_up_naming_the_key() {
+    let cases = [
+        (
+            "auth: { experimentalRefreshToken: { enabled: true, tokenLifetime: { days: 30 }, maxRotationLifetime: { days: 30 } } }",
+            "auth.experimentalRefreshToken.maxRotationLifetime",
+            "must be greater than tokenLifetime",
+        ),
+        (
+            "auth: { experimentalRefreshToken: { enabled: true, maxTokensPerUser: 0 } }",
+            "auth.experimentalRefreshToken.maxTokensPerUser",
+            "is not a positive number",
+        ),
+        (
+            "auth: { experimentalRefreshToken: { enabled: true, tokenLifetime: soon } }",
+            "auth.experimentalRefreshToken.tokenLifetime",
+            "soon",
+        ),
+        (
+            "auth: { clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['claude.ai/*'] } }",
+            "auth.clientIdMetadataDocuments.allowedClientIdPatterns.0",
+            "needs an explicit scheme",
+        ),
+    ];
+    for (yaml, path, message) in cases {
+        let sources = [
+            stagedoor::config::Source::Text {
+                name: "base.yaml".into(),
+                yaml: crate::common::BASE_CONFIG.into(),
+            },
+            stagedoor::config::Source::Text {
+                name: "authz.yaml".into(),
+                yaml: yaml.into(),
+            },
+        ];
+        let error = stagedoor::config::load(&sources, &|_| None).unwrap_err();
+        let problem = error.problems.iter().find(|problem| problem.path == path);
+        let problem = problem.unwrap_or_else(|| panic!("{path}: {error}"));
+        assert!(
+            problem.message.contains(message),
+            "{path}: {}",
+            problem.message
+        );
     }
 }

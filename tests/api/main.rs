@@ -6,6 +6,7 @@
 mod actions;
 mod authz_clients;
 mod authz_consent;
+mod authz_differential;
 mod authz_flows;
 mod authz_postgres;
 mod authz_real_clients;

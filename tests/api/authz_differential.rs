@@ -1,0 +1,152 @@
+//! The same real clients against Node's auth backend (0.30.1, the flags on, development
+//! mode) and against stagedoor, side by side: the CLI's whole session and the MCP SDK's
+//! authorize-refresh, compared event by event. What differs is what stagedoor chose
+//! (`expires_in`, the first metadata URL answering).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::TestServer;
+use crate::common::clients::{DriverRun, run};
+use crate::common::node::{NodeBackend, free_port};
+
+const FLAGS: &str = r#"
+auth:
+  providers:
+    guest: { userEntityRef: user:default/alice, dangerouslyAllowOutsideDevelopment: true }
+  experimentalDynamicClientRegistration: { enabled: true }
+  clientIdMetadataDocuments: { enabled: true }
+  experimentalRefreshToken: { enabled: true }
+"#;
+
+/// The event names in order (the `http` ones differ: stagedoor answers the SDK's first URL).
+fn summary(run: &DriverRun) -> Vec<String> {
+    run.events
+        .iter()
+        .filter(|event| event["event"] != "noise" && event["event"] != "http")
+        .map(|event| event["event"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn guest_token(http: &reqwest::Client, auth_url: &str) -> String {
+    let session: Value = http
+        .get(format!("{auth_url}/guest/refresh"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["backstageIdentity"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_cli_and_the_mcp_sdk_see_the_same_session_from_node_and_from_stagedoor() {
+    let node = NodeBackend::start_auth(&["guest"], FLAGS, &[("NODE_ENV", "development")]).await;
+    let port = free_port();
+    let stagedoor_config = format!(
+        "backend: {{ baseUrl: \"http://localhost:{port}\" }}\n\
+         stagedoor:\n  listen: {{ host: 127.0.0.1, port: {port} }}\n  development: true\n  \
+         catalog: {{ baseUrl: \"{}\", auth: {{ type: static, token: {} }} }}\n",
+        node.catalog_url(),
+        crate::common::node::STATIC_TOKEN
+    );
+    let stagedoor = TestServer::start(&[FLAGS, &stagedoor_config]).await;
+    let http = crate::common::client();
+    let backends = [
+        (
+            format!("http://localhost:{}", node.port),
+            node.auth_url().to_owned(),
+        ),
+        (format!("http://localhost:{port}"), stagedoor.url("")),
+    ];
+    let mut cli_runs = Vec::new();
+    let mut mcp_runs = Vec::new();
+    for (backend_url, auth_url) in &backends {
+        let token = guest_token(&http, auth_url).await;
+        let args: Vec<String> = [
+            "--backend-url",
+            backend_url,
+            "--approve-token",
+            &token,
+            "--callback-port",
+            "ephemeral",
+            "login",
+            "show",
+            "print-token",
+            "expire",
+            "print-token",
+            "logout",
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        cli_runs.push(run("cli-driver.mjs", &args, Duration::from_secs(120)).await);
+        let issuer = auth_url.replace("127.0.0.1", "localhost");
+        let args: Vec<String> = [
+            "--issuer",
+            &issuer,
+            "--approve-token",
+            &token,
+            "authorize",
+            "refresh",
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        mcp_runs.push(run("mcp-driver.mjs", &args, Duration::from_secs(120)).await);
+    }
+    for pair in [&cli_runs, &mcp_runs] {
+        pair[0].assert_ok();
+        pair[1].assert_ok();
+        assert_eq!(summary(&pair[0]), summary(&pair[1]));
+    }
+    let [node_cli, stagedoor_cli] = [&cli_runs[0], &cli_runs[1]];
+    assert_eq!(
+        node_cli.first("session")["body"]["clientName"],
+        stagedoor_cli.first("session")["body"]["clientName"]
+    );
+    for (event, field) in [
+        ("logout", "refreshAfterLogout"),
+        ("login", "hasRefreshToken"),
+    ] {
+        assert_eq!(
+            node_cli.first(event)[field]["status"],
+            stagedoor_cli.first(event)[field]["status"]
+        );
+        assert_eq!(
+            node_cli.first(event)[field]["body"]["error"],
+            stagedoor_cli.first(event)[field]["body"]["error"]
+        );
+    }
+    let printed = |run: &DriverRun| {
+        (
+            run.all("print-token")[1]["changed"].clone(),
+            run.all("print-token")[1]["refreshTokenRotated"].clone(),
+        )
+    };
+    assert_eq!(printed(node_cli), printed(stagedoor_cli));
+    // `auth show`: Node needs a user_info row from a provider sign-in (the guest's, here).
+    assert_eq!(
+        node_cli.first("show")["stdout"],
+        stagedoor_cli.first("show")["stdout"]
+    );
+    let [node_mcp, stagedoor_mcp] = [&mcp_runs[0], &mcp_runs[1]];
+    let scope = |run: &DriverRun| run.first("tokens")["scope"].clone();
+    assert_eq!(scope(node_mcp), scope(stagedoor_mcp));
+    // Node answers only the third URL the SDK asks; stagedoor the first.
+    let statuses = |run: &DriverRun| -> Vec<u64> {
+        run.all("http")
+            .iter()
+            .take(3)
+            .filter_map(|event| event["status"].as_u64())
+            .collect()
+    };
+    assert_eq!(statuses(node_mcp), [404, 404, 200]);
+    assert_eq!(statuses(stagedoor_mcp)[0], 200);
+}
