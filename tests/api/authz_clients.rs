@@ -202,23 +202,6 @@ async fn metadata_documents_are_checked_before_anyone_is_asked_to_consent() {
         &format!("Invalid client_id '{miss}'"),
     )
     .await;
-    // Not metadata document URLs at all: looked up as registered clients, as in Node.
-    for shape in ["#frag", "?q=1", "/../good.json"] {
-        let id = format!("{good}{shape}");
-        refused(
-            &authz,
-            &borrowed(&authorize(id, DOC_REDIRECT)),
-            "Invalid client_id",
-        )
-        .await;
-    }
-    let with_credentials = good.replace("http://", "http://user:pw@");
-    refused(
-        &authz,
-        &borrowed(&authorize(with_credentials, DOC_REDIRECT)),
-        "Invalid client_id",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -240,4 +223,32 @@ async fn a_document_that_does_not_answer_in_ten_seconds_is_refused() {
     .await;
     let waited = started.elapsed().as_secs_f64();
     assert!((9.5..10.9).contains(&waited), "{waited} s");
+}
+
+#[tokio::test]
+async fn client_ids_with_fragments_queries_dot_segments_or_credentials_are_no_documents() {
+    let authz = Authz::start(&[]).await;
+    let good = authz.docs.id("good");
+    let authorize = |id: String| {
+        vec![
+            ("client_id", id),
+            ("redirect_uri", DOC_REDIRECT.to_owned()),
+            ("response_type", "code".to_owned()),
+            ("code_challenge", challenge("v")),
+            ("code_challenge_method", "S256".to_owned()),
+        ]
+    };
+    // Not metadata document URLs at all: looked up as registered clients, as in Node.
+    for shape in ["#frag", "?q=1", "/../good.json"] {
+        let id = format!("{good}{shape}");
+        refused(&authz, &borrowed(&authorize(id)), "Invalid client_id").await;
+    }
+    let with_credentials = good.replace("http://", "http://user:pw@");
+    refused(
+        &authz,
+        &borrowed(&authorize(with_credentials)),
+        "Invalid client_id",
+    )
+    .await;
+    assert_eq!(authz.docs.requests(), 0, "none of them was fetched");
 }

@@ -270,13 +270,25 @@ async fn codes_are_single_use_short_lived_and_bound_to_their_client_and_verifier
         &body,
         (400, "invalid_grant", "Authorization code expired"),
     );
+}
 
+#[tokio::test]
+async fn a_replayed_code_revokes_the_refresh_token_its_first_exchange_issued() {
+    let authz = Authz::start(&[]).await;
+    let new_code = || async {
+        let id = authz.session(&pairs(&cli_params(CLI_REDIRECT))).await;
+        authz.approve(&id).await
+    };
+    let exchange = |code: &str| {
+        authz.token_json(json!({"grant_type": "authorization_code", "code": code,
+            "redirect_uri": CLI_REDIRECT, "client_id": CLI_CLIENT_ID, "code_verifier": VERIFIER}))
+    };
     // A replayed code: refused, and the refresh token its first exchange issued is revoked
     // (RFC 6749 §4.1.2).
     let code = new_code().await;
-    let (status, tokens) = exchange(&code, Some(VERIFIER), CLI_REDIRECT, CLI_CLIENT_ID).await;
+    let (status, tokens) = exchange(&code).await;
     assert_eq!(status, 200, "{tokens}");
-    let (status, body) = exchange(&code, Some(VERIFIER), CLI_REDIRECT, CLI_CLIENT_ID).await;
+    let (status, body) = exchange(&code).await;
     assert_oauth(
         status,
         &body,
