@@ -18,6 +18,7 @@ mod credentials;
 mod error;
 mod events;
 mod fetch;
+mod grant;
 mod metadata;
 mod offline;
 pub mod patterns;

@@ -1,6 +1,6 @@
 //! The `authorization_code` and `refresh_token` grants of `POST /v1/token` (JSON or form, as
-//! Node accepts them; the refresh grant is in `refresh.rs`). Errors as §3.11: Backstage authentication failures become 400
-//! `invalid_grant`.
+//! Node accepts them; the refresh grant is in `refresh.rs`, what both share in `grant.rs`).
+//! Errors as §3.11: Backstage authentication failures become 400 `invalid_grant`.
 //!
 //! Beyond Node: the first exchange that finds a code spends it, failed or not, and a replayed
 //! code revokes the refresh token its first exchange issued (RFC 6749 §4.1.2); a code is
@@ -9,7 +9,6 @@
 //! writes `user_info` (so `/v1/userinfo` and `auth:who-am-i` work for CLI-only users).
 
 use axum::response::Response;
-use http::StatusCode;
 use http::request::Parts;
 use serde_json::{Value, json};
 
@@ -17,16 +16,13 @@ use super::AuthorizationServer;
 use super::credentials::{PresentedClient, authenticate_registered, digest};
 use super::error::OidcError;
 use super::events::{Kind, Recorder};
+use super::grant::{access_token, finish, read_params};
 use super::offline::{self, NewSession};
-use super::validation::Checks;
 use crate::audit::AuditEvent;
-use crate::catalog::UserQuery;
-use crate::entity_ref::EntityRef;
 use crate::error::Error;
-use crate::http::error::{json_response, no_store, store_error};
+use crate::http::error::store_error;
 use crate::http::{AppState, Grant, TokenRequest, client_info};
 use crate::store::CodeRow;
-use crate::tokens::IssuedToken;
 
 /// The two grants, registered with the token endpoint while the authorization server is on.
 pub fn grants() -> Vec<Grant> {
@@ -56,62 +52,6 @@ pub fn grants() -> Vec<Grant> {
             },
         },
     ]
-}
-
-/// The body, once it passed Node's schema.
-pub(super) struct Params {
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-    pub refresh_token: Option<String>,
-    pub client: PresentedClient,
-}
-
-pub(super) fn read_params(request: &TokenRequest, parts: &Parts) -> Result<Params, OidcError> {
-    let mut checks = Checks::default();
-    let code = checks.optional("code", request.param("code"));
-    let redirect_uri = checks.optional_url("redirect_uri", request.param("redirect_uri"));
-    let code_verifier = checks.optional("code_verifier", request.param("code_verifier"));
-    let refresh_token = checks.optional("refresh_token", request.param("refresh_token"));
-    let client_id = checks.optional("client_id", request.param("client_id"));
-    let client_secret = checks.optional("client_secret", request.param("client_secret"));
-    checks.finish()?;
-    Ok(Params {
-        code,
-        redirect_uri,
-        code_verifier,
-        refresh_token,
-        client: PresentedClient::read(
-            &parts.headers,
-            client_id.as_deref(),
-            client_secret.as_deref(),
-        ),
-    })
-}
-
-fn granted(body: &Value) -> Response {
-    let mut response = json_response(StatusCode::OK, body);
-    no_store(response.headers_mut());
-    response
-}
-
-/// Records the outcome and answers.
-pub(super) fn finish(
-    recorder: &Recorder<'_>,
-    kind: Kind,
-    event: AuditEvent,
-    result: Result<Value, OidcError>,
-) -> Response {
-    match result {
-        Ok(body) => {
-            recorder.record(kind, event.success());
-            granted(&body)
-        }
-        Err(error) => {
-            recorder.record(kind, event.failure(error.reason()));
-            error.into_response()
-        }
-    }
 }
 
 async fn code_grant(
@@ -262,42 +202,4 @@ fn check_pkce(row: &CodeRow, verifier: Option<&str>) -> Result<(), OidcError> {
     } else {
         Err(OidcError::invalid_grant("Invalid code verifier"))
     }
-}
-
-/// A Backstage token for `user`, with the ownership its last sign-in recorded (else the
-/// catalog's: the user and their groups), recorded for `/v1/userinfo`.
-pub(super) async fn access_token(state: &AppState, user: &str) -> Result<IssuedToken, OidcError> {
-    let ownership = ownership(state, user).await;
-    state
-        .issuer
-        .issue(user, &ownership)
-        .await
-        .map_err(|error| OidcError::from(Error::from(error)))
-}
-
-async fn ownership(state: &AppState, user: &str) -> Vec<String> {
-    let recorded = state.store.user_info(user).await.ok().flatten();
-    let from_row = recorded
-        .and_then(|row| serde_json::from_str::<Value>(&row).ok())
-        .and_then(|row| row["claims"]["ent"].as_array().cloned())
-        .map(|refs| {
-            refs.iter()
-                .filter_map(|item| item.as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .filter(|refs| !refs.is_empty());
-    if let Some(refs) = from_row {
-        return refs;
-    }
-    if let Ok(parsed) = EntityRef::parse_with_kind(user) {
-        let query = UserQuery::ByRef {
-            kind: parsed.kind,
-            namespace: parsed.namespace,
-            name: parsed.name,
-        };
-        if let Ok(entity) = state.catalog.find_user(&query).await {
-            return entity.ownership_refs();
-        }
-    }
-    vec![user.to_owned()]
 }
