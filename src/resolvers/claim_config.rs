@@ -3,7 +3,7 @@
 use figment::value::Value;
 use regex::Regex;
 
-use super::config::{Parser, string_list};
+use super::parser::{Parser, string_list};
 use super::rules::{
     ClaimCondition, ClaimRules, Matcher, OwnershipMode, OwnershipRule, normalize_group_ref,
 };

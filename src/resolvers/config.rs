@@ -22,22 +22,9 @@ use figment::value::{Dict, Value};
 
 use super::SignIn;
 use super::builtin::Resolver;
+use super::parser::{Parser, string_list};
 use super::rules::RefTemplate;
 use crate::section::Problem;
-
-pub(super) struct Parser<'a> {
-    base: &'a str,
-    problems: Vec<Problem>,
-}
-
-impl Parser<'_> {
-    pub(super) fn problem(&mut self, suffix: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            path: format!("{}.{suffix}", self.base),
-            message: message.into(),
-        });
-    }
-}
 
 /// Parses `signIn` (the value at `path`) for `provider`.
 pub fn parse_sign_in(
@@ -235,19 +222,6 @@ fn provider_resolver(
         _ => return None,
     };
     Some(resolver)
-}
-
-/// `Ok(None)` when absent; `Err` when present but not a list of strings.
-pub(super) fn string_list(dict: &Dict, key: &str) -> Result<Option<Vec<String>>, ()> {
-    let Some(value) = dict.get(key) else {
-        return Ok(None);
-    };
-    let items = value.as_array().ok_or(())?;
-    items
-        .iter()
-        .map(|item| item.as_str().map(str::to_owned).ok_or(()))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod builtin;
 mod claim_config;
 mod config;
+mod parser;
 mod rules;
 
 use std::borrow::Cow;
