@@ -4,6 +4,7 @@
 //! of [`common`].
 
 mod actions;
+mod authz_audit;
 mod authz_clients;
 mod authz_consent;
 mod authz_differential;
