@@ -49,10 +49,8 @@ struct Params {
     targets: Vec<String>,
 }
 
-fn parse_pairs(
-    pairs: &[(String, String)],
-    own_audiences: &[String],
-) -> Result<ExchangeRequest, ExchangeError> {
+/// The pairs by name: each at most once; empty values and unknown names left out.
+fn collect_params(pairs: &[(String, String)]) -> Result<Params, ExchangeError> {
     let mut params = Params::default();
     for (name, value) in pairs {
         // RFC 6749 §3.2: no value counts as absent; unknown parameters are ignored.
@@ -78,6 +76,14 @@ fn parse_pairs(
         }
         *slot = Some(value.clone());
     }
+    Ok(params)
+}
+
+fn parse_pairs(
+    pairs: &[(String, String)],
+    own_audiences: &[String],
+) -> Result<ExchangeRequest, ExchangeError> {
+    let params = collect_params(pairs)?;
     let missing =
         |name: &str| ExchangeError::InvalidRequest(format!("the parameter {name} is required"));
     let grant_type = params.grant_type.ok_or_else(|| missing("grant_type"))?;
@@ -117,7 +123,17 @@ fn parse_pairs(
             )));
         }
     };
-    for target in &params.targets {
+    check_targets(&params.targets, own_audiences)?;
+    Ok(ExchangeRequest {
+        subject_token,
+        subject_token_type,
+        issued_token_type,
+    })
+}
+
+/// `audience` and `resource` may only name this server.
+fn check_targets(targets: &[String], own_audiences: &[String]) -> Result<(), ExchangeError> {
+    for target in targets {
         let own = target.trim_end_matches('/');
         if !own_audiences.iter().any(|audience| audience == own) {
             return Err(ExchangeError::InvalidTarget(format!(
@@ -127,11 +143,7 @@ fn parse_pairs(
             )));
         }
     }
-    Ok(ExchangeRequest {
-        subject_token,
-        subject_token_type,
-        issued_token_type,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
