@@ -45,6 +45,38 @@ async fn guest_token(http: &reqwest::Client, auth_url: &str) -> String {
         .to_owned()
 }
 
+/// The CLI's whole session and the MCP SDK's authorize-refresh against one backend.
+async fn drive(backend_url: &str, auth_url: &str) -> (DriverRun, DriverRun) {
+    let token = guest_token(&crate::common::client(), auth_url).await;
+    let owned = |args: &[&str]| args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
+    let args = owned(&[
+        "--backend-url",
+        backend_url,
+        "--approve-token",
+        &token,
+        "--callback-port",
+        "ephemeral",
+        "login",
+        "show",
+        "print-token",
+        "expire",
+        "print-token",
+        "logout",
+    ]);
+    let cli = run("cli-driver.mjs", &args, Duration::from_secs(120)).await;
+    let issuer = auth_url.replace("127.0.0.1", "localhost");
+    let args = owned(&[
+        "--issuer",
+        &issuer,
+        "--approve-token",
+        &token,
+        "authorize",
+        "refresh",
+    ]);
+    let mcp = run("mcp-driver.mjs", &args, Duration::from_secs(120)).await;
+    (cli, mcp)
+}
+
 #[tokio::test]
 async fn the_cli_and_the_mcp_sdk_see_the_same_session_from_node_and_from_stagedoor() {
     let node = NodeBackend::start_auth(&["guest"], FLAGS, &[("NODE_ENV", "development")]).await;
@@ -57,88 +89,18 @@ async fn the_cli_and_the_mcp_sdk_see_the_same_session_from_node_and_from_stagedo
         crate::common::node::STATIC_TOKEN
     );
     let stagedoor = TestServer::start(&[FLAGS, &stagedoor_config]).await;
-    let http = crate::common::client();
-    let backends = [
-        (
-            format!("http://localhost:{}", node.port),
-            node.auth_url().to_owned(),
-        ),
-        (format!("http://localhost:{port}"), stagedoor.url("")),
-    ];
-    let mut cli_runs = Vec::new();
-    let mut mcp_runs = Vec::new();
-    for (backend_url, auth_url) in &backends {
-        let token = guest_token(&http, auth_url).await;
-        let args: Vec<String> = [
-            "--backend-url",
-            backend_url,
-            "--approve-token",
-            &token,
-            "--callback-port",
-            "ephemeral",
-            "login",
-            "show",
-            "print-token",
-            "expire",
-            "print-token",
-            "logout",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
-        cli_runs.push(run("cli-driver.mjs", &args, Duration::from_secs(120)).await);
-        let issuer = auth_url.replace("127.0.0.1", "localhost");
-        let args: Vec<String> = [
-            "--issuer",
-            &issuer,
-            "--approve-token",
-            &token,
-            "authorize",
-            "refresh",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
-        mcp_runs.push(run("mcp-driver.mjs", &args, Duration::from_secs(120)).await);
-    }
-    for pair in [&cli_runs, &mcp_runs] {
+    let node_url = format!("http://localhost:{}", node.port);
+    let (node_cli, node_mcp) = drive(&node_url, node.auth_url()).await;
+    let ours_url = format!("http://localhost:{port}");
+    let (ours_cli, ours_mcp) = drive(&ours_url, &stagedoor.url("")).await;
+    for pair in [[&node_cli, &ours_cli], [&node_mcp, &ours_mcp]] {
         pair[0].assert_ok();
         pair[1].assert_ok();
-        assert_eq!(summary(&pair[0]), summary(&pair[1]));
+        assert_eq!(summary(pair[0]), summary(pair[1]));
     }
-    let [node_cli, stagedoor_cli] = [&cli_runs[0], &cli_runs[1]];
-    assert_eq!(
-        node_cli.first("session")["body"]["clientName"],
-        stagedoor_cli.first("session")["body"]["clientName"]
-    );
-    for (event, field) in [
-        ("logout", "refreshAfterLogout"),
-        ("login", "hasRefreshToken"),
-    ] {
-        assert_eq!(
-            node_cli.first(event)[field]["status"],
-            stagedoor_cli.first(event)[field]["status"]
-        );
-        assert_eq!(
-            node_cli.first(event)[field]["body"]["error"],
-            stagedoor_cli.first(event)[field]["body"]["error"]
-        );
-    }
-    let printed = |run: &DriverRun| {
-        (
-            run.all("print-token")[1]["changed"].clone(),
-            run.all("print-token")[1]["refreshTokenRotated"].clone(),
-        )
-    };
-    assert_eq!(printed(node_cli), printed(stagedoor_cli));
-    // `auth show`: Node needs a user_info row from a provider sign-in (the guest's, here).
-    assert_eq!(
-        node_cli.first("show")["stdout"],
-        stagedoor_cli.first("show")["stdout"]
-    );
-    let [node_mcp, stagedoor_mcp] = [&mcp_runs[0], &mcp_runs[1]];
+    same_cli_session(&node_cli, &ours_cli);
     let scope = |run: &DriverRun| run.first("tokens")["scope"].clone();
-    assert_eq!(scope(node_mcp), scope(stagedoor_mcp));
+    assert_eq!(scope(&node_mcp), scope(&ours_mcp));
     // Node answers only the third URL the SDK asks; stagedoor the first.
     let statuses = |run: &DriverRun| -> Vec<u64> {
         run.all("http")
@@ -147,6 +109,30 @@ async fn the_cli_and_the_mcp_sdk_see_the_same_session_from_node_and_from_stagedo
             .filter_map(|event| event["status"].as_u64())
             .collect()
     };
-    assert_eq!(statuses(node_mcp), [404, 404, 200]);
-    assert_eq!(statuses(stagedoor_mcp)[0], 200);
+    assert_eq!(statuses(&node_mcp), [404, 404, 200]);
+    assert_eq!(statuses(&ours_mcp)[0], 200);
+}
+
+/// What the CLI saw of each step, the same from both.
+fn same_cli_session(node: &DriverRun, ours: &DriverRun) {
+    assert_eq!(
+        node.first("session")["body"]["clientName"],
+        ours.first("session")["body"]["clientName"]
+    );
+    assert_eq!(node.first("login")["hasRefreshToken"], true);
+    assert_eq!(ours.first("login")["hasRefreshToken"], true);
+    let after_logout = |run: &DriverRun| {
+        let refresh = &run.first("logout")["refreshAfterLogout"];
+        (refresh["status"].clone(), refresh["body"]["error"].clone())
+    };
+    assert_eq!(after_logout(node), after_logout(ours));
+    let printed = |run: &DriverRun| {
+        (
+            run.all("print-token")[1]["changed"].clone(),
+            run.all("print-token")[1]["refreshTokenRotated"].clone(),
+        )
+    };
+    assert_eq!(printed(node), printed(ours));
+    // `auth show`: Node needs a user_info row from a provider sign-in (the guest's, here).
+    assert_eq!(node.first("show")["stdout"], ours.first("show")["stdout"]);
 }

@@ -35,6 +35,13 @@ async fn clients_register_with_allowed_redirect_uris_only() {
         body["redirect_uris"],
         json!(["http://127.0.0.1:9700/a", "http://127.0.0.1:9700/b"])
     );
+}
+
+#[tokio::test]
+async fn registrations_without_allowed_redirect_uris_are_refused_in_nodes_words() {
+    let authz = Authz::start(&[]).await;
+    let url = authz.server.url("/v1/register");
+    let http = &authz.server.http;
     let invalid = |description: &str| (400, "invalid_request", description.to_owned());
     let cases: Vec<(reqwest::RequestBuilder, (u16, &str, String))> = vec![
         (
@@ -88,6 +95,10 @@ async fn clients_register_with_allowed_redirect_uris_only() {
         let (status, body) = register(request).await;
         assert_oauth(status, &body, (code, error, &description));
     }
+}
+
+#[tokio::test]
+async fn without_dynamic_registration_there_is_no_register_route() {
     let off = crate::common::TestServer::start(&[
         "auth: { clientIdMetadataDocuments: { enabled: true } }",
     ])
