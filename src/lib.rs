@@ -1,7 +1,9 @@
 //! stagedoor: Backstage's auth backend (`/api/auth`), as one small service.
 
+pub mod actions;
 pub mod admin;
 pub mod audit;
+pub mod authz;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

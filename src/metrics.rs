@@ -45,6 +45,13 @@ pub struct CacheResult {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventOutcome {
+    /// `authorize`, `consent`, `token`, `refresh`, `refresh_reuse`, `revoke`, `register`.
+    pub event: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KeySetLabel {
     pub keys: &'static str,
 }
@@ -57,6 +64,7 @@ pub struct Metrics {
     upstream: Family<UpstreamOutcome, Histogram>,
     catalog_cache: Family<CacheResult, Counter>,
     keys_published: Family<KeySetLabel, Counter>,
+    authorization_server: Family<EventOutcome, Counter>,
     db_connections: Gauge,
     db_idle_connections: Gauge,
 }
@@ -117,6 +125,12 @@ impl Metrics {
             "Signing keys this process published",
             keys_published.clone(),
         );
+        let authorization_server = Family::<EventOutcome, Counter>::default();
+        registry.register(
+            "authorization_server_events",
+            "Authorization server events (authorize, consent, token, refresh, refresh_reuse, revoke, register), by outcome",
+            authorization_server.clone(),
+        );
         let db_connections = Gauge::default();
         registry.register(
             "database_connections",
@@ -137,6 +151,7 @@ impl Metrics {
             upstream,
             catalog_cache,
             keys_published,
+            authorization_server,
             db_connections,
             db_idle_connections,
         }
@@ -178,6 +193,15 @@ impl Metrics {
             .inc();
     }
 
+    pub fn authorization_server(&self, event: &'static str, outcome: Outcome) {
+        self.authorization_server
+            .get_or_create(&EventOutcome {
+                event,
+                outcome: outcome_label(outcome),
+            })
+            .inc();
+    }
+
     /// The exposition text; `pool` is the database pool's (open, idle) connections now.
     pub fn render(&self, pool: (u32, usize)) -> String {
         self.db_connections.set(i64::from(pool.0));
@@ -204,6 +228,7 @@ pub fn route_of(path: &str) -> &'static str {
             "/healthz" | "/.backstage/health/v1/liveness" => "healthz",
             "/readyz" | "/.backstage/health/v1/readiness" => "readyz",
             "/metrics" => "metrics",
+            _ if path.starts_with("/.well-known/") => "authorization_server_metadata",
             _ => "other",
         };
     };
@@ -214,7 +239,13 @@ pub fn route_of(path: &str) -> &'static str {
         [".well-known", "openid-configuration"] => "openid_configuration",
         [".backstage", "auth", "v1", "jwks.json"] => "plugin_jwks",
         ["v1", "userinfo"] => "userinfo",
-        ["v1", "token"] => "token_exchange",
+        ["v1", "token"] => "token",
+        ["v1", "authorize"] => "authorize",
+        ["v1", "sessions", ..] => "consent",
+        ["v1", "revoke"] => "revoke",
+        ["v1", "register"] => "register",
+        [".well-known", "oauth-client", "cli.json"] => "cli_metadata",
+        [".backstage", "actions", ..] => "actions",
         [".stagedoor", ..] => "admin",
         [_, "start"] => "start",
         [_, "handler", "frame"] => "handler_frame",

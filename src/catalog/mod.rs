@@ -203,6 +203,33 @@ impl CatalogClient {
         }
     }
 
+    /// The entity `entity_ref` names, as the catalog returns it, asked now (never from the
+    /// cache: presence checks and `auth:who-am-i` must see a removal at once). `None`: the
+    /// catalog does not have it.
+    pub async fn entity(
+        &self,
+        entity_ref: &crate::entity_ref::EntityRef,
+    ) -> Result<Option<serde_json::Value>, CatalogError> {
+        let query = UserQuery::ByRef {
+            kind: entity_ref.kind.clone(),
+            namespace: entity_ref.namespace.clone(),
+            name: entity_ref.name.clone(),
+        };
+        let response = self.get(self.url(&query)?).await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(CatalogError::Unavailable(format!(
+                "the catalog answered {status}"
+            )));
+        }
+        response.json().await.map(Some).map_err(|error| {
+            CatalogError::Unavailable(format!("the catalog's answer could not be read: {error}"))
+        })
+    }
+
     /// The cached lookup of `query`, or one fetch shared by every concurrent caller; and
     /// whether this call fetched.
     async fn coalesced(

@@ -2,6 +2,7 @@
 //! validated [`Settings`]. Every problem names its key path and says how to fix it.
 
 mod auth;
+mod authz;
 mod catalog;
 mod database;
 mod exchange;
@@ -35,6 +36,7 @@ const SECTIONS_READ: &[&str] = &[
     "backend.baseUrl",
     "backend.cors",
     "backend.auth",
+    "backend.actions",
     "auth",
     "discovery",
     "stagedoor",

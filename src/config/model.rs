@@ -32,6 +32,29 @@ pub struct RawBackend {
     pub cors: Option<RawCors>,
     pub auth: RawBackendAuth,
     pub database: Option<RawBackendDatabase>,
+    pub actions: Option<RawActions>,
+}
+
+/// `backend.actions`: which plugins' actions the actions registry exposes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawActions {
+    pub plugin_sources: Option<Vec<String>>,
+    pub filter: Option<RawActionFilter>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawActionFilter {
+    pub include: Vec<RawActionRule>,
+    pub exclude: Vec<RawActionRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawActionRule {
+    pub id: Option<String>,
+    pub attributes: BTreeMap<String, bool>,
 }
 
 /// Backstage's `backend.database` (knex settings), read when `stagedoor.database` is not set.
@@ -142,6 +165,39 @@ pub struct RawAuth {
     pub key_store: RawKeyStore,
     pub experimental_extra_allowed_origins: Vec<String>,
     pub providers: BTreeMap<String, figment::value::Value>,
+    pub experimental_dynamic_client_registration: Option<RawDynamicRegistration>,
+    pub client_id_metadata_documents: Option<RawMetadataDocuments>,
+    /// Deprecated: read only when `clientIdMetadataDocuments` is absent.
+    pub experimental_client_id_metadata_documents: Option<RawMetadataDocuments>,
+    pub experimental_refresh_token: Option<RawRefreshToken>,
+}
+
+/// `auth.experimentalDynamicClientRegistration`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawDynamicRegistration {
+    pub enabled: Option<bool>,
+    pub allowed_redirect_uri_patterns: Option<Vec<String>>,
+}
+
+/// `auth.clientIdMetadataDocuments`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawMetadataDocuments {
+    pub enabled: Option<bool>,
+    pub allowed_client_id_patterns: Option<Vec<String>>,
+    pub allowed_redirect_uri_patterns: Option<Vec<String>>,
+}
+
+/// `auth.experimentalRefreshToken`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawRefreshToken {
+    pub enabled: Option<bool>,
+    pub token_lifetime: Option<DurationValue>,
+    pub max_rotation_lifetime: Option<DurationValue>,
+    pub max_tokens_per_user: Option<i64>,
+    pub dangerously_disable_catalog_presence_check: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,8 +5,10 @@ use url::Url;
 
 use super::LoggingSettings;
 use super::providers::ProviderSettings;
+use crate::actions::ActionsSettings;
 use crate::admin::AdminSettings;
 use crate::audit::AuditSink;
+use crate::authz::AuthzSettings;
 use crate::catalog::CatalogSettings;
 use crate::exchange::TokenExchangeSettings;
 use crate::http::WebSettings;
@@ -34,6 +36,10 @@ pub struct Settings {
     pub logging: LoggingSettings,
     pub catalog: CatalogSettings,
     pub providers: ProviderSettings,
-    /// `stagedoor.tokenExchange`: `None` turns `POST /v1/token` off.
+    /// `stagedoor.tokenExchange`: `None` turns its grant of `POST /v1/token` off.
     pub token_exchange: Option<TokenExchangeSettings>,
+    /// The authorization server for the CLI and MCP clients (Node's experimental flags).
+    pub authz: AuthzSettings,
+    /// The actions registry (`backend.actions`).
+    pub actions: ActionsSettings,
 }

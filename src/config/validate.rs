@@ -48,6 +48,9 @@ pub(super) fn validate(
     let audit = super::operations::audit_sink(&mut v, raw.stagedoor.audit.as_ref());
     let logging = super::operations::logging_settings(&mut v, raw.stagedoor.logging.as_ref());
     let metrics = super::operations::metrics_settings(&mut v, raw.stagedoor.metrics.as_ref());
+    let authz = super::authz::authz_settings(&mut v, &raw.auth);
+    let mut actions = super::authz::actions_settings(&mut v, raw.backend.actions.as_ref());
+    actions.discovery = plugin_discovery(&raw, backend_base_url.as_ref());
     let auth = super::auth::auth_settings(
         &mut v,
         raw.auth,
@@ -95,7 +98,33 @@ pub(super) fn validate(
         catalog,
         providers: auth.providers,
         token_exchange,
+        authz,
+        actions,
     })
+}
+
+/// Where plugins are (their internal URLs), for the keys of the service tokens they send.
+fn plugin_discovery(
+    raw: &RawConfig,
+    backend_base_url: Option<&url::Url>,
+) -> crate::actions::PluginDiscovery {
+    use super::model::RawDiscoveryTarget;
+    let endpoints = raw
+        .discovery
+        .endpoints
+        .iter()
+        .filter_map(|endpoint| {
+            let internal = match &endpoint.target {
+                RawDiscoveryTarget::Url(url) => Some(url),
+                RawDiscoveryTarget::Split { internal, .. } => internal.as_ref(),
+            }?;
+            Some((endpoint.plugins.clone(), internal.clone()))
+        })
+        .collect();
+    crate::actions::PluginDiscovery {
+        endpoints,
+        backend_base_url: backend_base_url.map(|url| url.as_str().trim_end_matches('/').to_owned()),
+    }
 }
 
 /// `stagedoor.development` (what `NODE_ENV=development` means to Backstage), never together

@@ -1,17 +1,17 @@
-//! `POST /api/auth/v1/token`: reads the request, runs the exchange, records one audit event
-//! and answers as RFC 8693 §2.2 (success) or RFC 6749 §5.2 (errors).
+//! The token exchange grant of `POST /api/auth/v1/token`: reads the request, runs the
+//! exchange, records one audit event and answers as RFC 8693 §2.2 (success) or RFC 6749 §5.2
+//! (errors).
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 
 use super::error::ExchangeError;
 use super::{Exchanged, Progress, TokenExchange, request};
 use crate::audit::AuditEvent;
-use crate::http::error::json_response;
-use crate::http::{AppState, Route, is};
+use crate::http::error::{json_response, no_store};
+use crate::http::{AppState, Grant, TokenRequest};
 
 #[derive(Serialize)]
 struct Granted<'a> {
@@ -21,18 +21,16 @@ struct Granted<'a> {
     expires_in: i64,
 }
 
-/// `POST /v1/token`, while token exchange is configured (otherwise Node's 404).
-pub fn route() -> Route {
-    Route {
-        claims: |state, segments| {
-            state.features.get::<TokenExchange>().is_some()
-                && matches!(segments, [version, endpoint]
-                    if is(version, "v1") && is(endpoint, "token"))
-        },
-        handle: |state, parts, _segments, body| {
+/// The `urn:ietf:params:oauth:grant-type:token-exchange` grant, registered while token
+/// exchange is configured.
+pub fn grant() -> Grant {
+    Grant {
+        grant_type: request::GRANT_TYPE,
+        accepts_json: false,
+        handle: |state, parts, request| {
             Box::pin(async move {
                 match state.features.get::<TokenExchange>() {
-                    Some(exchange) => Ok(answer(state, exchange, parts, body).await),
+                    Some(exchange) => Ok(answer(state, exchange, parts, request).await),
                     None => Err(crate::error::Error::unknown_provider("v1")),
                 }
             })
@@ -40,13 +38,14 @@ pub fn route() -> Route {
     }
 }
 
-async fn answer(state: &AppState, exchange: &TokenExchange, parts: &Parts, body: Body) -> Response {
+async fn answer(
+    state: &AppState,
+    exchange: &TokenExchange,
+    parts: &Parts,
+    token_request: &TokenRequest,
+) -> Response {
     let mut progress = Progress::default();
-    let result = if parts.method == Method::POST {
-        run(state, exchange, parts, body, &mut progress).await
-    } else {
-        Err(ExchangeError::MethodNotAllowed)
-    };
+    let result = run(state, exchange, token_request, &mut progress).await;
     let mut event = AuditEvent::new("token_exchange")
         .client(&crate::http::client_info(parts, &state.web.trusted_proxies))
         .request_id(crate::http::request_id(parts));
@@ -77,11 +76,10 @@ async fn answer(state: &AppState, exchange: &TokenExchange, parts: &Parts, body:
 async fn run(
     state: &AppState,
     exchange: &TokenExchange,
-    parts: &Parts,
-    body: Body,
+    token_request: &TokenRequest,
     progress: &mut Progress,
 ) -> Result<Exchanged, ExchangeError> {
-    let request = request::read(parts, body, &exchange.own_audiences).await?;
+    let request = request::read(token_request, &exchange.own_audiences)?;
     exchange
         .exchange(&request, &state.issuer, &state.catalog, progress)
         .await
@@ -97,8 +95,6 @@ fn granted(exchanged: &Exchanged) -> Response {
             expires_in: exchanged.expires_in,
         },
     );
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    no_store(response.headers_mut());
     response.into_response()
 }

@@ -2,27 +2,16 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use serde::Serialize;
 
 use crate::error::{Error, ErrorName};
-use crate::http::error::json_response;
-
-/// Descriptions quote values from the request (an issuer, an algorithm); long ones are cut.
-const MAX_QUOTED_CHARS: usize = 120;
+use crate::http::error::oauth_error;
+pub use crate::http::token::quoted;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExchangeError {
     /// The request is malformed: content type, parameters, token types.
     #[error("{0}")]
     InvalidRequest(String),
-    /// The body is over the size limit (413, in OAuth's shape).
-    #[error("the request body is larger than {limit_kb} kB")]
-    BodyTooLarge { limit_kb: u64 },
-    #[error("the token endpoint only accepts POST")]
-    MethodNotAllowed,
-    /// The body did not arrive within `stagedoor.listen.requestTimeout`.
-    #[error("the request body did not arrive in time")]
-    TimedOut,
     #[error("{0}")]
     UnsupportedGrantType(String),
     /// `audience` or `resource` names something other than Backstage.
@@ -50,9 +39,6 @@ impl ExchangeError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
-            Self::TimedOut => (StatusCode::REQUEST_TIMEOUT, "invalid_request"),
             Self::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
             Self::InvalidTarget(_) => (StatusCode::BAD_REQUEST, "invalid_target"),
             Self::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
@@ -90,47 +76,20 @@ impl ExchangeError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    error_description: String,
-}
-
 impl IntoResponse for ExchangeError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let mut response = json_response(
-            status,
-            &Body {
-                error: code,
-                error_description: self.to_string(),
-            },
-        );
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        match &self {
-            Self::SlowDown {
-                retry_after_secs, ..
-            } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            Self::MethodNotAllowed => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            _ => {}
+        let mut response = oauth_error(status, code, &self.to_string());
+        if let Self::SlowDown {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }
-}
-
-/// A value from the request, quoted in a description: at most [`MAX_QUOTED_CHARS`].
-pub fn quoted(value: &str) -> String {
-    if value.chars().count() <= MAX_QUOTED_CHARS {
-        return format!("\"{value}\"");
-    }
-    let cut: String = value.chars().take(MAX_QUOTED_CHARS).collect();
-    format!("\"{cut}…\"")
 }
 
 #[cfg(test)]
@@ -138,23 +97,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_values_are_cut() {
-        assert_eq!(quoted("abc"), "\"abc\"");
-        let long = "x".repeat(500);
-        assert_eq!(quoted(&long).chars().count(), MAX_QUOTED_CHARS + 3);
-    }
-
-    #[test]
     fn codes_and_statuses_follow_rfc_6749() {
         let cases = [
             (
                 ExchangeError::InvalidRequest("x".into()),
                 400,
-                "invalid_request",
-            ),
-            (
-                ExchangeError::BodyTooLarge { limit_kb: 100 },
-                413,
                 "invalid_request",
             ),
             (

@@ -13,7 +13,7 @@ mod subject;
 
 use serde_json::Value;
 
-pub use endpoint::route;
+pub use endpoint::grant;
 pub use error::ExchangeError;
 pub use settings::{
     ExchangeIssuerSettings, IdentityMapping, KeySource, RateLimitSettings, TokenExchangeSettings,

@@ -1,20 +1,13 @@
-//! Reading a token exchange request (RFC 8693 §2.1): a form-encoded POST body of at most
-//! 100 kB, each parameter at most once (except `audience` and `resource`).
-
-use std::pin::Pin;
-
-use axum::body::{Body, HttpBody};
-use http::header;
-use http::request::Parts;
+//! Reading a token exchange request (RFC 8693 §2.1) from the form `http` read at the token
+//! endpoint: each parameter at most once (except `audience` and `resource`).
 
 use super::error::{ExchangeError, quoted};
+use crate::http::TokenRequest;
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 pub const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-/// As Express's body parsers (and the rest of stagedoor) allow.
-pub const MAX_BODY_BYTES: u64 = 100 * 1024;
 
 /// What the subject token is said to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,85 +25,17 @@ pub struct ExchangeRequest {
     pub issued_token_type: &'static str,
 }
 
-/// Checks the content type and size, reads the form and its parameters. `own_audiences`
-/// are the names `audience` and `resource` may give (stagedoor's URL, `backstage`).
-pub async fn read(
-    parts: &Parts,
-    body: Body,
+/// The exchange's parameters. `own_audiences` are the names `audience` and `resource` may
+/// give (stagedoor's URL, `backstage`).
+pub fn read(
+    request: &TokenRequest,
     own_audiences: &[String],
 ) -> Result<ExchangeRequest, ExchangeError> {
-    check_content_type(parts)?;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = read_body(body).await?;
-    parse_form(&bytes, own_audiences)
-}
-
-fn too_large() -> ExchangeError {
-    ExchangeError::BodyTooLarge {
-        limit_kb: MAX_BODY_BYTES / 1024,
-    }
-}
-
-fn check_content_type(parts: &Parts) -> Result<(), ExchangeError> {
-    let value = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    let essence = value.map(|value| value.split(';').next().unwrap_or("").trim());
-    match essence {
-        Some(essence) if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") => {
-            Ok(())
-        }
-        Some(other) => Err(ExchangeError::InvalidRequest(format!(
-            "the content type {} is not accepted; send the parameters as application/x-www-form-urlencoded",
-            quoted(other)
-        ))),
-        None => Err(ExchangeError::InvalidRequest(
-            "the request has no content type; send the parameters as application/x-www-form-urlencoded".into(),
+    match &request.body {
+        crate::http::TokenBody::Form(pairs) => parse_pairs(pairs, own_audiences),
+        crate::http::TokenBody::Json(_) => Err(ExchangeError::InvalidRequest(
+            "the content type \"application/json\" is not accepted; send the parameters as application/x-www-form-urlencoded".into(),
         )),
-    }
-}
-
-/// Whether the body stopped because it did not arrive in time (`stagedoor.listen.requestTimeout`).
-fn is_deadline(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = source {
-        if error.is::<crate::http::serve::BodyDeadlinePassed>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
-}
-
-/// Reads at most [`MAX_BODY_BYTES`], whatever the request declared (or if it is chunked).
-async fn read_body(mut body: Body) -> Result<Vec<u8>, ExchangeError> {
-    let mut bytes = Vec::new();
-    loop {
-        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
-        let Some(frame) = frame else {
-            return Ok(bytes);
-        };
-        let frame = frame.map_err(|error| {
-            if is_deadline(&error) {
-                ExchangeError::TimedOut
-            } else {
-                ExchangeError::InvalidRequest("the request body could not be read".into())
-            }
-        })?;
-        if let Some(data) = frame.data_ref() {
-            if (bytes.len() + data.len()) as u64 > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(data);
-        }
     }
 }
 
@@ -124,21 +49,22 @@ struct Params {
     targets: Vec<String>,
 }
 
-fn parse_form(bytes: &[u8], own_audiences: &[String]) -> Result<ExchangeRequest, ExchangeError> {
+/// The pairs by name: each at most once; empty values and unknown names left out.
+fn collect_params(pairs: &[(String, String)]) -> Result<Params, ExchangeError> {
     let mut params = Params::default();
-    for (name, value) in url::form_urlencoded::parse(bytes) {
+    for (name, value) in pairs {
         // RFC 6749 §3.2: no value counts as absent; unknown parameters are ignored.
         if value.is_empty() {
             continue;
         }
-        let slot = match name.as_ref() {
+        let slot = match name.as_str() {
             "grant_type" => &mut params.grant_type,
             "subject_token" => &mut params.subject_token,
             "subject_token_type" => &mut params.subject_token_type,
             "requested_token_type" => &mut params.requested_token_type,
             "actor_token" | "actor_token_type" => &mut params.actor_token,
             "audience" | "resource" => {
-                params.targets.push(value.into_owned());
+                params.targets.push(value.clone());
                 continue;
             }
             _ => continue,
@@ -148,8 +74,16 @@ fn parse_form(bytes: &[u8], own_audiences: &[String]) -> Result<ExchangeRequest,
                 "the parameter {name} is sent more than once"
             )));
         }
-        *slot = Some(value.into_owned());
+        *slot = Some(value.clone());
     }
+    Ok(params)
+}
+
+fn parse_pairs(
+    pairs: &[(String, String)],
+    own_audiences: &[String],
+) -> Result<ExchangeRequest, ExchangeError> {
+    let params = collect_params(pairs)?;
     let missing =
         |name: &str| ExchangeError::InvalidRequest(format!("the parameter {name} is required"));
     let grant_type = params.grant_type.ok_or_else(|| missing("grant_type"))?;
@@ -189,7 +123,17 @@ fn parse_form(bytes: &[u8], own_audiences: &[String]) -> Result<ExchangeRequest,
             )));
         }
     };
-    for target in &params.targets {
+    check_targets(&params.targets, own_audiences)?;
+    Ok(ExchangeRequest {
+        subject_token,
+        subject_token_type,
+        issued_token_type,
+    })
+}
+
+/// `audience` and `resource` may only name this server.
+fn check_targets(targets: &[String], own_audiences: &[String]) -> Result<(), ExchangeError> {
+    for target in targets {
         let own = target.trim_end_matches('/');
         if !own_audiences.iter().any(|audience| audience == own) {
             return Err(ExchangeError::InvalidTarget(format!(
@@ -199,11 +143,7 @@ fn parse_form(bytes: &[u8], own_audiences: &[String]) -> Result<ExchangeRequest,
             )));
         }
     }
-    Ok(ExchangeRequest {
-        subject_token,
-        subject_token_type,
-        issued_token_type,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -211,8 +151,11 @@ mod tests {
     use super::*;
 
     fn parse(form: &str) -> Result<ExchangeRequest, ExchangeError> {
-        parse_form(
-            form.as_bytes(),
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(form.as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        parse_pairs(
+            &pairs,
             &[
                 "https://bs.example.com/api/auth".to_owned(),
                 "backstage".to_owned(),

@@ -131,6 +131,31 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     }
 }
 
+/// An RFC 6749 §5.2 error body (`{"error","error_description"}`), never cached: what the token,
+/// revocation and registration endpoints answer.
+pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    #[derive(Serialize)]
+    struct OAuthErrorBody<'a> {
+        error: &'a str,
+        error_description: &'a str,
+    }
+    let mut response = json_response(
+        status,
+        &OAuthErrorBody {
+            error: code,
+            error_description: description,
+        },
+    );
+    no_store(response.headers_mut());
+    response
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, as token responses need (RFC 6749 §5.1).
+pub fn no_store(headers: &mut http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
 pub fn json_bytes_response(status: StatusCode, body: bytes::Bytes) -> Response {
     let mut response = (status, body).into_response();
     response

@@ -10,12 +10,18 @@ pub mod request_log;
 mod routes;
 pub mod serve;
 mod settings;
+pub mod token;
 mod userinfo;
 mod wellknown;
 
-pub use routes::{Features, Handled, Route};
+pub use routes::{Features, Handled, Mount, Route};
 pub use settings::{ListenSettings, MetricsSettings, WebSettings};
-pub use wellknown::openid_configuration as wellknown_openid_configuration;
+pub use token::{Grant, Grants, TokenBody, TokenRequest};
+pub use userinfo::bearer_token;
+pub use wellknown::{
+    AuthorizationServerFeatures, json_document,
+    openid_configuration as wellknown_openid_configuration,
+};
 
 use std::sync::Arc;
 
@@ -59,6 +65,8 @@ pub struct AppState {
     pub features: Features,
     /// The features' routes, tried in order after `http`'s own.
     pub routes: Arc<Vec<Route>>,
+    /// The grants `POST /v1/token` serves, by `grant_type` (none: the endpoint is Node's 404).
+    pub grants: Arc<Grants>,
 }
 
 /// The configuration in force, swapped whole on reload; each request keeps the one it began with.
@@ -114,15 +122,7 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
     let (request, body) = request.into_parts();
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
-        let get = request.method == Method::GET || request.method == Method::HEAD;
-        if get && path == "/metrics" && state.web.metrics == crate::http::MetricsSettings::MainPort
-        {
-            return metrics_response(&state);
-        }
-        return match health::Probe::for_path(path) {
-            Some(probe) if get => health::answer(&state, probe).await,
-            _ => StatusCode::NOT_FOUND.into_response(),
-        };
+        return root(&state, &request, body).await;
     };
     let segments: Vec<&str> = relative_path
         .trim_matches('/')
@@ -133,11 +133,19 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
         return StatusCode::NOT_FOUND.into_response();
     }
     let method = request.method.clone();
+    if let [first, second] = segments.as_slice()
+        && is(first, "v1")
+        && is(second, "token")
+        && !state.grants.is_empty()
+    {
+        return token::answer(&state, &request, body).await;
+    }
     let result = match route(&state, &method, &segments, &request).await {
         Some(answered) => answered,
         None => match state
             .routes
             .iter()
+            .filter(|route| route.mount == Mount::Auth)
             .find(|route| (route.claims)(&state, &segments))
         {
             Some(route) => (route.handle)(&state, &request, &segments, body).await,
@@ -154,6 +162,35 @@ async fn dispatch(State(shared): State<SharedState>, request: Request) -> Respon
             let url = full.strip_prefix(MOUNT_PATH).unwrap_or(full);
             error.into_response_for(&method, url)
         }
+    }
+}
+
+/// Paths outside `/api/auth`: `/metrics`, the health probes, and the features' root routes.
+async fn root(state: &AppState, request: &Parts, body: axum::body::Body) -> Response {
+    let path = request.uri.path();
+    let get = request.method == Method::GET || request.method == Method::HEAD;
+    if get && path == "/metrics" && state.web.metrics == crate::http::MetricsSettings::MainPort {
+        return metrics_response(state);
+    }
+    if let Some(probe) = health::Probe::for_path(path) {
+        return if get {
+            health::answer(state, probe).await
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        };
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let claimed = state
+        .routes
+        .iter()
+        .filter(|route| route.mount == Mount::Root)
+        .find(|route| (route.claims)(state, &segments));
+    match claimed {
+        Some(route) => match (route.handle)(state, request, &segments, body).await {
+            Ok(response) => response,
+            Err(error) => error.into_response_for(&request.method, path),
+        },
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -181,7 +218,7 @@ pub fn is(segment: &str, expected: &str) -> bool {
     segment.eq_ignore_ascii_case(expected)
 }
 
-/// `http`'s own routes: the key sets, discovery, the CLI's client metadata, userinfo.
+/// `http`'s own routes: the key sets, discovery, userinfo.
 async fn route(
     state: &AppState,
     method: &Method,
@@ -197,11 +234,6 @@ async fn route(
         }
         [first, second] if is(first, ".well-known") && is(second, "openid-configuration") => {
             wellknown::json_document(state.openid_configuration.clone())
-        }
-        [first, second, third]
-            if is(first, ".well-known") && is(second, "oauth-client") && is(third, "cli.json") =>
-        {
-            wellknown::cli_client_metadata()
         }
         [first, second, third, fourth]
             if is(first, ".backstage")

@@ -17,9 +17,19 @@ use crate::error::Error;
 /// A route's answer, or the error `http` renders in Backstage's shape.
 pub type Handled<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
 
-/// A feature's routes: the requests it claims (by the path's segments after `/api/auth`),
-/// and how it answers them.
+/// Where a route's paths are: under `/api/auth` (every Backstage route), or at the server
+/// root (the RFC 8414 metadata URLs an MCP client asks first, which need their own ingress
+/// route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mount {
+    Auth,
+    Root,
+}
+
+/// A feature's routes: the requests it claims (by the path's segments after its mount
+/// point), and how it answers them.
 pub struct Route {
+    pub mount: Mount,
     pub claims: fn(&AppState, &[&str]) -> bool,
     pub handle: for<'a> fn(&'a AppState, &'a Parts, &'a [&'a str], Body) -> Handled<'a>,
 }

@@ -44,7 +44,7 @@ pub async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response,
 }
 
 /// `Authorization: Bearer <token>`; the scheme is case-insensitive.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim_start_matches(' ');

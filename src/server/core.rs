@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Dependencies, StartError};
+use crate::actions::{Actions, PluginKeys};
 use crate::admin::AdminAuth;
 use crate::audit::Audit;
+use crate::authz::AuthorizationServer;
 use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::exchange::TokenExchange;
-use crate::http::{self, AppState, Features};
+use crate::http::{self, AppState, Features, Grants};
 use crate::keys::{KeyManager, Rotation};
 use crate::metrics::Metrics;
 use crate::oauth::sealed::Sealer;
@@ -161,13 +163,19 @@ impl Core {
             None => None,
         };
         Ok(AppState {
-            openid_configuration: http::wellknown_openid_configuration(&settings.external_base_url),
-            features: features(settings, &http, &metrics, &clock),
+            openid_configuration: http::wellknown_openid_configuration(
+                &settings.external_base_url,
+                settings.authz.features(),
+            ),
+            features: features(settings, &http, &metrics, &clock)?,
             routes: Arc::new(vec![
-                crate::exchange::route(),
+                crate::authz::route(),
+                crate::authz::root_route(),
+                crate::actions::route(),
                 crate::admin::route(),
                 crate::signin::route(),
             ]),
+            grants: Arc::new(grants(settings)),
             web: settings.web.clone(),
             clock,
             store,
@@ -185,14 +193,47 @@ impl Core {
     }
 }
 
-/// Each feature's state: the providers, the token exchange and the admin API, when configured.
+/// The grants `POST /v1/token` serves: token exchange, and the authorization server's.
+fn grants(settings: &Settings) -> Grants {
+    let mut grants = Grants::default();
+    if settings.token_exchange.is_some() {
+        grants.add(crate::exchange::grant());
+    }
+    if settings.authz.is_enabled() {
+        for grant in crate::authz::grants() {
+            grants.add(grant);
+        }
+    }
+    grants
+}
+
+/// Each feature's state: the providers, the token exchange, the admin API, the authorization
+/// server and the actions registry, as configured.
 fn features(
     settings: &Settings,
     http: &reqwest::Client,
     metrics: &Arc<Metrics>,
     clock: &SharedClock,
-) -> Features {
+) -> Result<Features, StartError> {
     let mut features = Features::default();
+    if settings.authz.is_enabled() {
+        let server = AuthorizationServer::new(
+            &settings.authz,
+            &settings.external_base_url,
+            &settings.app_base_url,
+            settings.development,
+        )
+        .map_err(|error| StartError::Http(error.to_string()))?;
+        features.insert(server);
+    }
+    features.insert(Actions {
+        settings: settings.actions.clone(),
+        keys: PluginKeys::new(
+            settings.actions.discovery.clone(),
+            http.clone(),
+            clock.clone(),
+        ),
+    });
     features.insert(providers(settings, http, metrics, clock));
     if let Some(exchange) = &settings.token_exchange {
         features.insert(TokenExchange::new(
@@ -206,7 +247,7 @@ fn features(
     if admin.is_enabled() {
         features.insert(admin);
     }
-    features
+    Ok(features)
 }
 
 fn providers(

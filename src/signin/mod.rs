@@ -32,6 +32,7 @@ pub struct Providers {
 /// The sign-in routes of every provider (and Node's 404 for an unconfigured guest).
 pub fn route() -> Route {
     Route {
+        mount: crate::http::Mount::Auth,
         claims,
         handle: |state, parts, segments, _body: Body| Box::pin(handle(state, parts, segments)),
     }

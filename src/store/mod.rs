@@ -1,7 +1,9 @@
-//! Persistent state shared by replicas: published signing keys, per-user ownership info and
-//! server-side sessions. Embedded SQLite is the default; PostgreSQL serves several replicas.
+//! Persistent state shared by replicas: published signing keys, per-user ownership info,
+//! server-side sessions, and the authorization server's clients, codes and offline sessions. Embedded SQLite is the default; PostgreSQL serves several replicas.
 //! Both run the same SQL (`$N` placeholders work in both), from their own migrations.
 
+mod authz;
+mod offline;
 mod postgres;
 mod sessions;
 mod settings;
@@ -11,6 +13,8 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::clock::UnixMillis;
 
+pub use authz::{AuthorizationSessionRow, ClientRow, CodeRow};
+pub use offline::{OfflineSessionRow, Replaced};
 pub use sessions::{NewSession, SessionRow};
 pub use settings::{DatabaseSettings, PoolSettings, PostgresSettings};
 

@@ -40,7 +40,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("web core", &["http"]),
-    ("web features", &["signin", "admin", "exchange"]),
+    (
+        "web features",
+        &["signin", "admin", "exchange", "authz", "actions"],
+    ),
     ("config", &["config"]),
     ("entry", &["main", "cli", "server", "doctor", "lib"]),
 ];

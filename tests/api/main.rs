@@ -3,7 +3,19 @@
 //! Provider, the Node Backstage catalog and auth backend, PostgreSQL), with the shared helpers
 //! of [`common`].
 
+mod actions;
 mod atlassian;
+mod authz_audit;
+mod authz_clients;
+mod authz_consent;
+mod authz_differential;
+mod authz_flows;
+mod authz_postgres;
+mod authz_real_clients;
+mod authz_refresh;
+mod authz_replay;
+mod authz_revoke;
+mod authz_ssrf;
 mod bench_oidc_refresh;
 mod bench_token_exchange;
 mod bitbucket;

@@ -582,14 +582,14 @@ async fn malformed_requests_get_oauth_errors() {
     for (body, expected) in [
         (
             b"\xff\xfe garbage \x00".to_vec(),
-            (400, "invalid_request", "grant_type is required"),
+            (400, "invalid_request", "at \"grant_type\""),
         ),
         (
             form_body(&[("grant_type", "client_credentials")]),
             (
                 400,
                 "unsupported_grant_type",
-                "\"client_credentials\" is not supported",
+                "Grant type client_credentials is not supported",
             ),
         ),
         (

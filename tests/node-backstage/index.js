@@ -6,6 +6,8 @@
 //   BACKEND_PORT=7777 STAGEDOOR_AUTH_URL=http://127.0.0.1:45678/api/auth \
 //     node index.js --config app-config.yaml
 //
+// MCP_ACTIONS=1 adds @backstage/plugin-mcp-actions-backend (its settings from an extra --config).
+//
 // NODE_AUTH=1 also loads the real @backstage/plugin-auth-backend (the reference stagedoor is
 // compared with) and the provider modules named in NODE_AUTH_MODULES (e.g. "oidc,okta"); the
 // auth config (auth.session.secret, auth.providers...) comes from an extra --config file.
@@ -67,6 +69,12 @@ const opsPlugin = createBackendPlugin({
 const backend = createBackend();
 backend.add(require('@backstage/plugin-catalog-backend'));
 backend.add(opsPlugin);
+// MCP_ACTIONS=1: Backstage's MCP actions backend (/api/mcp-actions/v1) as an OAuth resource
+// server, exposing the actions of the plugins in backend.actions.pluginSources (the test's
+// extra --config lists auth, i.e. stagedoor, and catalog).
+if (process.env.MCP_ACTIONS === '1') {
+  backend.add(require('@backstage/plugin-mcp-actions-backend'));
+}
 if (NODE_AUTH) {
   backend.add(require('@backstage/plugin-auth-backend'));
   for (const module of AUTH_MODULES) {

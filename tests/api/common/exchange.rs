@@ -104,8 +104,9 @@ pub fn assert_oauth_error(status: u16, body: &Value, expected: (u16, &str, &str)
     );
 }
 
-/// An ES256 key of the test, published at `{base}/jwks` with a discovery document at
-/// `{base}/.well-known/openid-configuration` (naming `base` as its issuer).
+/// An ES256 key of the test, published at `{base}/jwks` (and at
+/// `{base}/.backstage/auth/v1/jwks.json`, as a plugin's service-token keys) with a discovery
+/// document at `{base}/.well-known/openid-configuration` (naming `base` as its issuer).
 pub struct Minter {
     pkcs8: Vec<u8>,
     pub kid: String,
@@ -136,7 +137,9 @@ impl Minter {
             )
         };
         let app = axum::Router::new()
-            .route("/jwks", json(jwks))
+            .route("/jwks", json(jwks.clone()))
+            // Where a Backstage plugin publishes its service-token keys.
+            .route("/.backstage/auth/v1/jwks.json", json(jwks))
             .route("/.well-known/openid-configuration", json(discovery));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {

@@ -10,6 +10,8 @@ pub struct Fixture {
     /// Path and query, relative to the host (`/api/auth/...`).
     pub target: String,
     pub request_headers: Vec<(String, String)>,
+    /// The request's body, if it had one.
+    pub request_body: String,
     pub status: u16,
     /// Lower-cased names; repeated headers joined with "\n".
     pub response_headers: BTreeMap<String, String>,
@@ -20,13 +22,29 @@ pub fn dir() -> std::path::PathBuf {
     super::manifest_dir().join("../shared/fixtures/backstage-reference")
 }
 
+/// The authorization server captures of `tests/fixtures/node/authz/<boot>/`.
+pub fn authz_dir(boot: &str) -> std::path::PathBuf {
+    super::manifest_dir()
+        .join("tests/fixtures/node/authz")
+        .join(boot)
+}
+
 impl Fixture {
     pub fn load(name: &str) -> Self {
-        let path = dir().join(format!("{name}.http"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        Self::load_file(&dir().join(format!("{name}.http")), name)
+    }
+
+    /// A capture of the authorization server (`boot` is `dev`, `off`, ...).
+    pub fn load_authz(boot: &str, name: &str) -> Self {
+        Self::load_file(&authz_dir(boot).join(format!("{name}.http")), name)
+    }
+
+    fn load_file(path: &std::path::Path, name: &str) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
             panic!("{}: {e} (shared/ must sit beside the repo)", path.display())
         });
         let (request, response) = text.split_once("\n\nHTTP/1.1 ").expect("request/response");
+        let (request, request_body) = request.split_once("\n\n").unwrap_or((request, ""));
         let mut request_lines = request.lines();
         let mut request_line = request_lines.next().expect("request line").split(' ');
         let method = request_line.next().expect("method").to_owned();
@@ -55,6 +73,7 @@ impl Fixture {
             method,
             target,
             request_headers,
+            request_body: request_body.to_owned(),
             status,
             response_headers,
             body: body.trim_end_matches('\n').to_owned(),

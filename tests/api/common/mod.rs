@@ -2,9 +2,12 @@
 //! an HTTP client, and JWT/JWKS helpers built on an independent JOSE implementation.
 #![allow(dead_code)]
 
+pub mod authz;
+pub mod authz_hosts;
 pub mod browser;
 pub mod captures;
 pub mod catalog;
+pub mod clients;
 pub mod cloud;
 pub mod dns;
 pub mod exchange;
@@ -193,4 +196,30 @@ pub async fn empty_catalog() -> String {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{address}/api/catalog")
+}
+
+/// The audit lines named `event` in the file sink `path`, once there are at least `count`.
+pub async fn audit_events(
+    path: &std::path::Path,
+    event: &str,
+    count: usize,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .filter(|line: &serde_json::Value| line["event"] == event)
+            .collect();
+        if events.len() >= count {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} {event} audit events",
+            events.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

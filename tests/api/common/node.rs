@@ -21,6 +21,8 @@ pub struct NodeBackend {
     catalog_file: Option<PathBuf>,
     /// With the real auth plugin: its provider modules, its config file and extra environment.
     auth: Option<NodeAuth>,
+    /// With the MCP actions backend: the folder of its extra config file.
+    mcp: Option<tempfile::TempDir>,
 }
 
 struct NodeAuth {
@@ -64,6 +66,29 @@ impl NodeBackend {
             auth_url: auth_url.to_owned(),
             catalog_file: catalog_file.map(Path::to_path_buf),
             auth: None,
+            mcp: None,
+        };
+        backend.spawn().await;
+        backend
+    }
+
+    /// The catalog and Backstage's MCP actions backend (`/api/mcp-actions/v1`), with
+    /// `mcp_config` (YAML merged over app-config.yaml: `backend.actions.pluginSources`, the
+    /// authorization server flags it reads) and `auth` discovered at `auth_url`.
+    pub async fn start_mcp(port: u16, auth_url: &str, mcp_config: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("stagedoor-node-mcp-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("mcp-config.yaml"), mcp_config).unwrap();
+        let mut backend = Self {
+            child: None,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            auth_url: auth_url.to_owned(),
+            catalog_file: None,
+            auth: None,
+            mcp: Some(dir),
         };
         backend.spawn().await;
         backend
@@ -93,6 +118,7 @@ impl NodeBackend {
             base: format!("http://127.0.0.1:{port}"),
             auth_url: format!("http://localhost:{port}/api/auth"),
             catalog_file: None,
+            mcp: None,
             auth: Some(NodeAuth {
                 modules: modules.join(","),
                 dir,
@@ -125,6 +151,12 @@ impl NodeBackend {
             .stderr(log);
         if let Some(file) = &self.catalog_file {
             command.env("CATALOG_FILE", file);
+        }
+        if let Some(dir) = &self.mcp {
+            command
+                .arg("--config")
+                .arg(dir.path().join("mcp-config.yaml"))
+                .env("MCP_ACTIONS", "1");
         }
         if let Some(auth) = &self.auth {
             command
