@@ -265,7 +265,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies_and_admin_actions_a
     }
     assert_eq!(events[1]["actor"], "stagedoor.admin.tokens.0");
     assert_eq!(events[2]["user"], "user:default/jane");
-    assert_eq!(events[2]["reason"], "revoked 0 sessions");
+    assert_eq!(
+        events[2]["reason"],
+        "revoked 0 sessions (0 of them offline sessions)"
+    );
 }
 
 async fn wait_for_events(path: &std::path::Path, count: usize) -> Vec<Value> {
@@ -298,9 +301,13 @@ async fn a_value_with_a_newline_cannot_forge_a_log_line() {
     let response = client()
         .post(replica.url("/v1/token"))
         .form(&[
-            ("grant_type", forged),
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
             ("subject_token", "a.b.c"),
-            ("subject_token_type", "x"),
+            // Quoted as it is into the refusal that is logged.
+            ("subject_token_type", forged),
         ])
         .send()
         .await
@@ -309,6 +316,7 @@ async fn a_value_with_a_newline_cannot_forge_a_log_line() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = std::fs::read_to_string(replica.log_path()).unwrap();
     assert!(log.contains("token exchange refused"), "{log}");
+    assert!(log.contains("path=/forged"), "the value is logged: {log}");
     assert!(
         !log.lines()
             .any(|line| line.contains("path=/forged") && !line.contains("refused")),
