@@ -96,7 +96,7 @@ pub fn load(sources: &[Source], env: EnvLookup<'_>) -> Result<Settings, ConfigEr
         return Err(problems.into());
     }
     let raw: model::RawConfig = figment.extract().map_err(figment_problems)?;
-    validate::validate(raw)
+    validate::validate(raw, env("NODE_ENV").as_deref())
 }
 
 /// The merged documents after `${VAR}` substitution, as plain JSON (for `stagedoor doctor`'s

@@ -8,7 +8,11 @@ use crate::http::WebSettings;
 use crate::keys::KeySettings;
 use crate::tokens::TokenSettings;
 
-pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
+/// `node_env` is the process's `NODE_ENV`: `development` means development, as in Backstage.
+pub(super) fn validate(
+    mut raw: RawConfig,
+    node_env: Option<&str>,
+) -> Result<Settings, ConfigError> {
     let mut v = Validator {
         problems: Vec::new(),
     };
@@ -21,6 +25,14 @@ pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
         backend_base_url.as_ref(),
     );
     let listen = super::listen::listen(&mut v, &raw.stagedoor.listen);
+    let development = development(
+        &mut v,
+        &raw.stagedoor,
+        raw.auth.environment.as_deref(),
+        node_env,
+    );
+    let drain_period =
+        super::listen::drain_period(&mut v, raw.stagedoor.shutdown.as_ref(), development);
     let database =
         super::database::database_settings(&mut v, &raw.stagedoor, raw.backend.database.as_ref());
     let cors = raw
@@ -36,7 +48,6 @@ pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
     );
     let sessions = super::sessions::session_settings(&mut v, raw.stagedoor.sessions.as_ref());
     let admin = super::sessions::admin_settings(&mut v, &raw, backend_base_url.as_ref());
-    let development = development(&mut v, &raw.stagedoor, raw.auth.environment.as_deref());
     let token_exchange = super::exchange::token_exchange_settings(
         &mut v,
         raw.stagedoor.token_exchange.as_ref(),
@@ -70,6 +81,7 @@ pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
             metrics,
             cors,
             external_static_tokens: super::web::external_static_tokens(&raw.backend),
+            drain_period,
         },
         app_base_url,
         tokens: TokenSettings {
@@ -94,14 +106,33 @@ pub(super) fn validate(mut raw: RawConfig) -> Result<Settings, ConfigError> {
     })
 }
 
-/// `stagedoor.development` (what `NODE_ENV=development` means to Backstage), never together
-/// with `auth.environment: production`.
-fn development(v: &mut Validator, stagedoor: &RawStagedoor, environment: Option<&str>) -> bool {
-    let development = stagedoor.development.unwrap_or(false);
+/// Development: `stagedoor.development` when set, else `NODE_ENV=development` (what it means to
+/// Backstage); never together with `auth.environment: production`, where development would let
+/// anyone sign in as the guest.
+fn development(
+    v: &mut Validator,
+    stagedoor: &RawStagedoor,
+    environment: Option<&str>,
+    node_env: Option<&str>,
+) -> bool {
+    let (development, key, value, fix) = match stagedoor.development {
+        Some(development) => (
+            development,
+            "stagedoor.development",
+            "true",
+            "remove stagedoor.development in production",
+        ),
+        None => (
+            node_env == Some("development"),
+            "NODE_ENV",
+            "development",
+            "unset NODE_ENV or set it to production (or set stagedoor.development: false)",
+        ),
+    };
     if development && environment == Some("production") {
         v.problem(
-            "stagedoor.development",
-            "is true while auth.environment is production: development mode lets anyone sign in as the guest; remove stagedoor.development in production",
+            key,
+            format!("is {value} while auth.environment is production: development mode lets anyone sign in as the guest; {fix}"),
         );
     }
     development

@@ -13,6 +13,7 @@ mod settings;
 mod userinfo;
 mod wellknown;
 
+pub use health::Draining;
 pub use routes::{Features, Handled, Route};
 pub use settings::{ListenSettings, MetricsSettings, WebSettings};
 pub use wellknown::openid_configuration as wellknown_openid_configuration;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Whether the first keys are published (readiness).
     pub keys_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Set at SIGTERM: readiness fails, connections close after their response.
+    pub draining: Draining,
     pub openid_configuration: Bytes,
     /// The features' state (token exchange, admin API, providers), by type.
     pub features: Features,
@@ -72,6 +75,10 @@ pub fn router(shared: SharedState) -> Router {
         .with_state(shared.clone())
         .layer(axum::middleware::map_response(
             headers::add_security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            health::close_connections_while_draining,
         ))
         .layer(axum::middleware::from_fn_with_state(
             shared,

@@ -11,7 +11,7 @@ use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::exchange::TokenExchange;
-use crate::http::{self, AppState, Features};
+use crate::http::{self, AppState, Draining, Features};
 use crate::keys::{KeyManager, Rotation};
 use crate::metrics::Metrics;
 use crate::oauth::sealed::Sealer;
@@ -36,6 +36,8 @@ pub struct Core {
     pub sealer: Arc<Sealer>,
     /// Set once the first keys are published (see [`KeyManager::prepare`]).
     pub keys_ready: Arc<AtomicBool>,
+    /// Set at SIGTERM (see [`crate::http::Draining`]).
+    pub draining: Draining,
 }
 
 impl Core {
@@ -76,6 +78,7 @@ impl Core {
             plugin_keys: Arc::new(plugin_keys),
             sealer: Arc::new(sealer),
             keys_ready: Arc::new(AtomicBool::new(false)),
+            draining: Draining::default(),
         };
         core.prepare_keys_in_background();
         Ok(core)
@@ -116,6 +119,7 @@ impl Core {
             plugin_keys: state.plugin_keys.clone(),
             sealer: state.sealer.clone(),
             keys_ready: state.keys_ready.clone(),
+            draining: state.draining.clone(),
         }
     }
 
@@ -131,6 +135,7 @@ impl Core {
             plugin_keys,
             sealer,
             keys_ready,
+            draining,
         } = self;
         let issuer = TokenIssuer::new(
             &settings.tokens,
@@ -180,6 +185,7 @@ impl Core {
             metrics,
             http,
             keys_ready,
+            draining,
         })
     }
 }

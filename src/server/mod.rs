@@ -2,6 +2,7 @@
 
 mod core;
 mod reload;
+mod shutdown;
 
 pub use core::{Core, build_state};
 use reload::reload_on_hangup;
@@ -65,7 +66,8 @@ pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Bind { address, source })
 }
 
-/// Serves until SIGTERM or SIGINT, letting in-flight requests finish. SIGHUP reloads the
+/// Serves until SIGTERM (after the drain period, see [`shutdown`]) or SIGINT, letting in-flight
+/// requests finish. SIGHUP reloads the
 /// configuration with `loader`; a configuration that does not load leaves the current one in
 /// force.
 pub async fn run(
@@ -89,6 +91,7 @@ pub async fn run(
     for finding in crate::doctor::risky_settings(&settings) {
         tracing::warn!("{}: {} ({})", finding.check, finding.message, finding.fix);
     }
+    let clock = deps.clock.clone();
     let shared: SharedState = Arc::new(ArcSwap::new(build_state(&settings, deps).await?));
     let configured = Configured::new(shared.clone(), settings);
     if let Ok(address) = listener.local_addr() {
@@ -104,31 +107,9 @@ pub async fn run(
     if let Some(loader) = loader {
         tokio::spawn(reload_on_hangup(configured, loader));
     }
-    serve(listener, http::router(shared), limits, shutdown_signal()).await;
+    let drained = shutdown::drained(shared.clone(), clock);
+    serve(listener, http::router(shared), limits, drained).await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!("cannot listen for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down; finishing in-flight requests");
 }
 
 /// A server running in the background of this process (tests, embedding).

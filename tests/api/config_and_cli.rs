@@ -251,6 +251,54 @@ fn sign_in_resolvers_are_checked_at_start_up_with_nodes_messages() {
     );
 }
 
+/// `NODE_ENV=development` means development, as in Backstage; `stagedoor.development` set
+/// either way wins; development with `auth.environment: production` is refused, naming the key.
+#[test]
+fn node_env_development_is_development() {
+    let development = |yaml: &str, node_env: &str| {
+        load(yaml, &[("NODE_ENV", node_env)]).map(|settings| settings.development)
+    };
+    assert_eq!(development("", "development"), Ok(true));
+    assert_eq!(development("", "production"), Ok(false));
+    assert_eq!(development("", ""), Ok(false));
+    assert_eq!(
+        development("stagedoor:\n  development: false\n", "development"),
+        Ok(false)
+    );
+    assert_eq!(
+        development("stagedoor:\n  development: true\n", "production"),
+        Ok(true)
+    );
+    let refused = development("auth:\n  environment: production\n", "development").unwrap_err();
+    assert!(
+        refused.contains("NODE_ENV: is development while auth.environment is production")
+            && refused.contains("unset NODE_ENV"),
+        "{refused}"
+    );
+    assert!(
+        development(
+            "auth:\n  environment: production\nstagedoor:\n  development: false\n",
+            "development"
+        )
+        .is_ok()
+    );
+    // Development also means no drain before a stop; production drains 10 s unless told.
+    let drain = |node_env: &str| {
+        let sources = [Source::Text {
+            name: "app-config.yaml".into(),
+            yaml: "app: { baseUrl: 'http://localhost:3000' }\nbackend: { baseUrl: 'http://localhost:7007' }\n".into(),
+        }];
+        let env = |name: &str| (name == "NODE_ENV").then(|| node_env.to_owned());
+        config::load(&sources, &env).map(|settings| settings.web.drain_period.as_secs_f64())
+    };
+    assert_eq!(drain("development"), Ok(0.0));
+    assert_eq!(drain("production"), Ok(10.0));
+    assert_problem(
+        "stagedoor:\n  shutdown: { drainPeriod: 10m }\n",
+        &["stagedoor.shutdown.drainPeriod: 600 s is out of range"],
+    );
+}
+
 #[test]
 fn required_keys_are_reported_together() {
     let sources = [Source::Text {

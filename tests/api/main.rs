@@ -12,6 +12,7 @@ mod container;
 mod differential;
 mod doctor;
 mod fixtures_replay;
+mod graceful_shutdown;
 mod hardening;
 mod hardening_server;
 mod http_conventions;

@@ -2,6 +2,7 @@
 //! an HTTP client, and JWT/JWKS helpers built on an independent JOSE implementation.
 #![allow(dead_code)]
 
+pub mod balancer;
 pub mod browser;
 pub mod dns;
 pub mod exchange;
@@ -49,6 +50,8 @@ stagedoor:
   audit: { sink: off }
   # Nothing listens here: the guest falls back to its configured identity, as in the captures.
   catalog: { baseUrl: "http://127.0.0.1:1/api/catalog" }
+  # SIGTERM stops at once (tests of draining set a period).
+  shutdown: { drainPeriod: 0s }
 "#;
 
 /// The frontend's query for a popup OIDC sign-in in the development environment.
