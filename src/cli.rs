@@ -115,10 +115,18 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let files = configs.to_vec();
-    let loader: server::ConfigLoader =
-        std::sync::Arc::new(move || config::load_files(&files, &config::process_env));
-    match runtime.block_on(server::run(settings, Dependencies::default(), Some(loader))) {
+    let (files, watched) = (configs.to_vec(), configs.to_vec());
+    let reloading = server::Reloading {
+        load: std::sync::Arc::new(move || config::load_files(&files, &config::process_env)),
+        fingerprint: Some(std::sync::Arc::new(move || {
+            config::fingerprint(&watched, &config::process_env)
+        })),
+    };
+    match runtime.block_on(server::run(
+        settings,
+        Dependencies::default(),
+        Some(reloading),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("stagedoor: {error}");

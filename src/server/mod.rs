@@ -3,10 +3,12 @@
 mod core;
 mod reload;
 mod shutdown;
+mod watch;
 
 pub use core::{Core, build_state};
 use reload::reload_on_hangup;
 pub use reload::{ConfigLoader, Configured};
+pub use watch::ConfigFingerprint;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,14 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
+/// How the configuration is read again: on SIGHUP with `load`, and when `fingerprint` (if
+/// any) changes.
+#[derive(Clone)]
+pub struct Reloading {
+    pub load: ConfigLoader,
+    pub fingerprint: Option<ConfigFingerprint>,
+}
+
 /// What varies between production and tests.
 #[derive(Clone)]
 pub struct Dependencies {
@@ -67,13 +77,12 @@ pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
 }
 
 /// Serves until SIGTERM (after the drain period, see [`shutdown`]) or SIGINT, letting in-flight
-/// requests finish. SIGHUP reloads the
-/// configuration with `loader`; a configuration that does not load leaves the current one in
-/// force.
+/// requests finish. SIGHUP, or a change of the files, reloads the configuration with
+/// `reloading`; a configuration that does not load leaves the current one in force.
 pub async fn run(
     settings: Settings,
     deps: Dependencies,
-    loader: Option<ConfigLoader>,
+    reloading: Option<Reloading>,
 ) -> Result<(), StartError> {
     let listener = bind(&settings).await?;
     let metrics_listener = match &settings.web.metrics {
@@ -104,8 +113,15 @@ pub async fn run(
         let router = http::metrics_router(shared.clone());
         tokio::spawn(serve(listener, router, limits, std::future::pending()));
     }
-    if let Some(loader) = loader {
-        tokio::spawn(reload_on_hangup(configured, loader));
+    if let Some(Reloading { load, fingerprint }) = reloading {
+        if let Some(fingerprint) = fingerprint {
+            tokio::spawn(watch::reload_on_change(
+                configured.clone(),
+                load.clone(),
+                fingerprint,
+            ));
+        }
+        tokio::spawn(reload_on_hangup(configured, load));
     }
     let drained = shutdown::drained(shared.clone(), clock);
     serve(listener, http::router(shared), limits, drained).await;

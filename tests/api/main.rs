@@ -19,6 +19,7 @@ mod http_conventions;
 mod id_token_validation;
 mod kubernetes;
 mod layers;
+mod live_reload;
 mod node_interop;
 mod oauth_presets;
 mod oidc_sign_in;
