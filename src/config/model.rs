@@ -197,6 +197,7 @@ pub struct RawStagedoor {
     pub listen: RawServerListen,
     pub base_url: Option<String>,
     pub database: Option<String>,
+    pub database_shared: Option<bool>,
     pub database_pool: Option<RawDatabasePool>,
     pub key_rotation: Option<DurationValue>,
     pub sessions: Option<RawSessions>,

@@ -52,15 +52,17 @@ impl Core {
             token_lifetime_ms: settings.tokens.lifetime_secs * 1000,
         };
         let observers = (audit.clone(), metrics.clone());
+        let shared = settings.database.is_shared();
         let keys = KeyManager::for_user_tokens(
             &settings.keys.store,
-            &store,
+            (&store, shared),
             clock.clone(),
             rotation,
             observers.clone(),
         )
         .await?;
-        let plugin_keys = KeyManager::for_plugin_tokens(&store, clock.clone(), observers).await?;
+        let plugin_keys =
+            KeyManager::for_plugin_tokens((&store, shared), clock.clone(), observers).await?;
         let http =
             crate::outbound::client().map_err(|error| StartError::Http(error.to_string()))?;
         let candidate = Sealer::generate_key()

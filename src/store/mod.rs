@@ -117,22 +117,10 @@ impl Store {
     /// Opens the database and applies the embedded migrations.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         match settings {
-            DatabaseSettings::Sqlite { url } => Ok(Self::Sqlite(sqlite::connect(url).await?)),
+            DatabaseSettings::Sqlite { url, .. } => Ok(Self::Sqlite(sqlite::connect(url).await?)),
             DatabaseSettings::Postgres(settings) => {
                 Ok(Self::Postgres(postgres::connect(settings).await?))
             }
-        }
-    }
-
-    /// Whether other processes may share this database (and so must see keys before use).
-    pub fn is_shared(&self) -> bool {
-        match self {
-            Self::Sqlite(pool) => !pool
-                .connect_options()
-                .get_filename()
-                .to_string_lossy()
-                .starts_with("file:sqlx-in-memory-"),
-            Self::Postgres(_) => true,
         }
     }
 
@@ -141,7 +129,7 @@ impl Store {
         settings: &DatabaseSettings,
     ) -> Result<MigrationState, StoreError> {
         match settings {
-            DatabaseSettings::Sqlite { url } => sqlite::migration_state(url).await,
+            DatabaseSettings::Sqlite { url, .. } => sqlite::migration_state(url).await,
             DatabaseSettings::Postgres(settings) => postgres::migration_state(settings).await,
         }
     }

@@ -207,9 +207,30 @@ fn the_database_follows_stagedoor_database_then_backend_database() {
     )
     .unwrap();
     assert!(
-        matches!(&sqlite.database, DatabaseSettings::Sqlite { url } if url == "sqlite::memory:"),
+        matches!(&sqlite.database, DatabaseSettings::Sqlite { url, .. } if url == "sqlite::memory:"),
         "{:?}",
         sqlite.database
+    );
+    // Only a store another process reads makes new keys wait before use: PostgreSQL, or an
+    // SQLite file declared shared.
+    let shared = |yaml: &str| load(yaml, &[]).map(|settings| settings.database.is_shared());
+    assert_eq!(shared("stagedoor:\n  database: ./a.sqlite\n"), Ok(false));
+    assert_eq!(
+        shared("stagedoor:\n  database: ./a.sqlite\n  databaseShared: true\n"),
+        Ok(true)
+    );
+    assert_eq!(
+        shared("stagedoor:\n  databaseShared: true\n"),
+        Ok(false),
+        "in memory"
+    );
+    assert_eq!(
+        shared("stagedoor:\n  database: postgres://u@h/x\n"),
+        Ok(true)
+    );
+    assert_problem(
+        "stagedoor:\n  database: postgres://u@h/x\n  databaseShared: false\n",
+        &["stagedoor.databaseShared: is false, but a PostgreSQL database is always shared"],
     );
     // The password never shows in debug output.
     let settings = load(
