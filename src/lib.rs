@@ -27,5 +27,6 @@ pub mod server;
 pub mod sessions;
 pub mod signin;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;
 pub mod user_info;

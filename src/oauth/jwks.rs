@@ -148,11 +148,8 @@ impl JwksCache {
     }
 
     async fn fetch(&self, now: UnixMillis) -> Result<KeySet, String> {
-        let response = self
-            .http
-            .get(&self.uri)
-            .timeout(self.timeout)
-            .send()
+        let request = self.http.get(&self.uri).timeout(self.timeout);
+        let response = crate::telemetry::send("idp", request)
             .await
             .map_err(|error| format!("cannot fetch the IdP's JWKS from {}: {error}", self.uri))?;
         if !response.status().is_success() {

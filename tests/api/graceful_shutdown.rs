@@ -167,3 +167,29 @@ async fn sigterm_under_load_drains_and_fails_no_request() {
         balancer.failures()
     );
 }
+
+/// Request logs are written by a thread of their own: none is lost when the process stops
+/// right after a burst of requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_log_line_is_written_before_the_exit() {
+    let mut replica = Replica::start("logs", free_port(), &[]).await;
+    let http = crate::common::client();
+    let requests = 400;
+    let sent: Vec<_> = (0..requests)
+        .map(|_| {
+            let (http, url) = (http.clone(), replica.url("/.well-known/jwks.json"));
+            tokio::spawn(async move { http.get(url).send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    for request in sent {
+        assert_eq!(request.await.unwrap().unwrap(), 200);
+    }
+    replica.terminate();
+    assert!(replica.wait_exit(Duration::from_secs(10)).await.success());
+    let log = std::fs::read_to_string(replica.log_path()).unwrap();
+    let logged = log
+        .lines()
+        .filter(|line| line.contains("stagedoor::access") && line.contains("/jwks.json"))
+        .count();
+    assert_eq!(logged, requests, "access lines for the JWKS requests");
+}

@@ -26,6 +26,7 @@ mod oidc_sign_in;
 mod operations;
 mod replicas;
 mod sessions;
+mod telemetry;
 mod token_exchange;
 mod tokens_and_keys;
 mod userinfo;
