@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
@@ -36,18 +34,12 @@ impl Draining {
 
 /// While draining, `Connection: close` on every response: a client's next request opens a new
 /// connection, which its load balancer sends to a replica that stays.
-pub async fn close_connections_while_draining(
-    State(shared): State<super::SharedState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if shared.load().draining.is_draining() {
+pub fn close_while_draining(state: &AppState, response: &mut Response) {
+    if state.draining.is_draining() {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    response
 }
 
 pub enum Probe {

@@ -70,16 +70,11 @@ pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 pub fn router(shared: SharedState) -> Router {
     // CORS is set at start-up: `backend.cors` changes need a restart.
     let cors = shared.load().web.cors.as_ref().map(cors::layer);
+    // One middleware for every response (request log, security headers, closing while
+    // draining): each layer costs a boxed future and a clone of the router per request.
     let router = Router::new()
         .fallback(dispatch)
         .with_state(shared.clone())
-        .layer(axum::middleware::map_response(
-            headers::add_security_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            health::close_connections_while_draining,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             shared,
             request_log::log_request,

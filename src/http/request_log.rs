@@ -1,4 +1,5 @@
-//! One log line per request, with a request id: taken from a well-formed incoming
+//! Around every response: the security headers, `Connection: close` while draining, and one
+//! log line per request, with a request id: taken from a well-formed incoming
 //! `X-Request-Id` (a proxy's), else generated, and returned in the response. Only the method,
 //! the path (never the query, which can carry codes and state), the status and the time are
 //! logged, and the trace id of a W3C `traceparent` (the caller's, or stagedoor's own trace
@@ -50,7 +51,10 @@ pub async fn log_request(
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     telemetry::record_status(&span, status);
-    shared.load().metrics.request(route, status, elapsed);
+    let state = shared.load();
+    super::headers::add_security_headers(&mut response);
+    super::health::close_while_draining(&state, &mut response);
+    state.metrics.request(route, status, elapsed);
     let trace_id = telemetry::current_trace_id(incoming, &span);
     tracing::info!(
         target: "stagedoor::access",
