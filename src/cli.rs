@@ -4,9 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use tracing_appender::non_blocking::WorkerGuard;
 
 use crate::config::{self, LogFormat, LoggingSettings};
 use crate::server::{self, Dependencies};
+use crate::telemetry::{self, otlp};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,10 +76,13 @@ pub fn main() -> ExitCode {
 
 fn doctor(configs: &[PathBuf], format: ReportFormat, offline: bool) -> ExitCode {
     // Only warnings from libraries, so the report is the output.
-    init_logging(&LoggingSettings {
-        format: LogFormat::Text,
-        level: "warn".into(),
-    });
+    let logs = init_logging(
+        &LoggingSettings {
+            format: LogFormat::Text,
+            level: "warn".into(),
+        },
+        None,
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,6 +95,7 @@ fn doctor(configs: &[PathBuf], format: ReportFormat, offline: bool) -> ExitCode 
     };
     let sources: Vec<config::Source> = configs.iter().cloned().map(config::Source::File).collect();
     let report = runtime.block_on(crate::doctor::run(&sources, &config::process_env, !offline));
+    drop(logs);
     match format {
         ReportFormat::Text => print!("{}", report.text()),
         ReportFormat::Json => println!("{}", report.json()),
@@ -104,7 +111,6 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings.logging);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,10 +121,31 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let files = configs.to_vec();
-    let loader: server::ConfigLoader =
-        std::sync::Arc::new(move || config::load_files(&files, &config::process_env));
-    match runtime.block_on(server::run(settings, Dependencies::default(), Some(loader))) {
+    let (traces, tracer, trouble) = start_tracing(runtime.handle());
+    let logs = init_logging(&settings.logging, tracer);
+    if let Some(trouble) = trouble {
+        tracing::warn!("traces are not exported: {trouble}");
+    }
+    let (files, watched) = (configs.to_vec(), configs.to_vec());
+    let reloading = server::Reloading {
+        load: std::sync::Arc::new(move || config::load_files(&files, &config::process_env)),
+        fingerprint: Some(std::sync::Arc::new(move || {
+            config::fingerprint(&watched, &config::process_env)
+        })),
+    };
+    let result = runtime.block_on(server::run(
+        settings,
+        Dependencies::default(),
+        Some(reloading),
+    ));
+    // The spans still queued go out, then every log line is written, before the exit.
+    if let Some(traces) = traces
+        && let Err(error) = traces.shutdown()
+    {
+        tracing::warn!("the last traces were not exported: {error}");
+    }
+    drop(logs);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("stagedoor: {error}");
@@ -127,20 +154,69 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// The OTLP exporter if the `OTEL_*` environment asks for one (see [`telemetry::otlp`]); else
+/// why not, when it asked for something stagedoor cannot do.
+fn start_tracing(
+    runtime: &tokio::runtime::Handle,
+) -> (Option<SdkTracerProvider>, Option<SdkTracer>, Option<String>) {
+    match telemetry::otlp::choice(&config::process_env) {
+        otlp::Choice::Off => (None, None, None),
+        otlp::Choice::Unsupported(reason) => (None, None, Some(reason)),
+        otlp::Choice::Otlp => {
+            let started = crate::outbound::client()
+                .map_err(|error| error.to_string())
+                .and_then(|http| otlp::start(&config::process_env, http, runtime.clone()));
+            match started {
+                Ok((provider, tracer)) => (Some(provider), Some(tracer), None),
+                Err(reason) => (None, None, Some(reason)),
+            }
+        }
+    }
+}
+
+/// Lines waiting for the log writer before a logger waits (32 bytes of queue each).
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Diagnostic logs on stderr, text or JSON (`stagedoor.logging`); `RUST_LOG` overrides the
-/// configured level.
-fn init_logging(settings: &LoggingSettings) {
+/// configured level. Lines are written by a thread of their own through a buffer, so a request
+/// never waits on stderr; none is dropped (a full queue makes the logger wait), and every line
+/// is out once the returned guard is dropped. With `tracer`, stagedoor's spans are exported.
+fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> WorkerGuard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        // The queue's slots are allocated and written at start: the default 128,000 lines
+        // cost 4 MiB of resident memory; a few thousand absorb any burst the writer lags.
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("stagedoor-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = match settings.format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Text => fmt
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .fmt_fields(crate::logging::EscapedFields)
-            .init(),
-    }
+            .boxed(),
+    };
+    let spans = tracer.map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(telemetry::TARGET, tracing::Level::INFO),
+            )
+    });
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(spans)
+        .init();
+    guard
 }

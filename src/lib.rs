@@ -29,5 +29,6 @@ pub mod server;
 pub mod sessions;
 pub mod signin;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;
 pub mod user_info;

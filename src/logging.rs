@@ -18,6 +18,7 @@ impl<'writer> FormatFields<'writer> for EscapedFields {
             writer,
             first: true,
             result: Ok(()),
+            scratch: String::new(),
         };
         fields.record(&mut visitor);
         visitor.result
@@ -28,6 +29,8 @@ struct Visitor<'writer> {
     writer: Writer<'writer>,
     first: bool,
     result: fmt::Result,
+    /// Each value is formatted here first (one buffer for all the fields of a line).
+    scratch: String,
 }
 
 impl Visitor<'_> {
@@ -35,16 +38,27 @@ impl Visitor<'_> {
         if self.result.is_err() {
             return;
         }
-        let mut text = String::new();
-        let _ = text.write_fmt(value);
+        self.scratch.clear();
+        let _ = self.scratch.write_fmt(value);
         let separator = if self.first { "" } else { " " };
         self.first = false;
-        let escaped = escape_controls(&text);
+        let escaped = escape_controls(&self.scratch);
         self.result = match field.name() {
             "message" => write!(self.writer, "{separator}{escaped}"),
             name if name.starts_with("log.") => Ok(()),
             name => write!(self.writer, "{separator}{name}={escaped}"),
         };
+    }
+}
+
+impl Visitor<'_> {
+    fn plain(&mut self, field: &Field, value: impl fmt::Display) {
+        if self.result.is_err() || field.name().starts_with("log.") {
+            return;
+        }
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        self.result = write!(self.writer, "{separator}{}={value}", field.name());
     }
 }
 
@@ -59,6 +73,23 @@ impl Visit for Visitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.write(field, format_args!("{value:?}"));
+    }
+
+    // Numbers and booleans have no control characters: written as they are.
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.plain(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.plain(field, value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.plain(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.plain(field, value);
     }
 }
 

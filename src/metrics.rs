@@ -232,25 +232,45 @@ pub fn route_of(path: &str) -> &'static str {
             _ => "other",
         };
     };
-    let rest = rest.trim_end_matches('/').to_ascii_lowercase();
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        [".well-known", "jwks.json"] => "jwks",
-        [".well-known", "openid-configuration"] => "openid_configuration",
-        [".backstage", "auth", "v1", "jwks.json"] => "plugin_jwks",
-        ["v1", "userinfo"] => "userinfo",
-        ["v1", "token"] => "token",
-        ["v1", "authorize"] => "authorize",
-        ["v1", "sessions", ..] => "consent",
-        ["v1", "revoke"] => "revoke",
-        ["v1", "register"] => "register",
-        [".well-known", "oauth-client", "cli.json"] => "cli_metadata",
-        [".backstage", "actions", ..] => "actions",
-        [".stagedoor", ..] => "admin",
-        [_, "start"] => "start",
-        [_, "handler", "frame"] => "handler_frame",
-        [_, "refresh"] => "refresh",
-        [_, "logout"] => "logout",
+    // Per request: compared in place, case-insensitively, without allocating.
+    let mut segments = rest.trim_end_matches('/').split('/');
+    let mut parts = [""; 4];
+    for part in &mut parts {
+        *part = segments.next().unwrap_or("");
+    }
+    let is = |segment: &str, expected: &str| segment.eq_ignore_ascii_case(expected);
+    if is(parts[0], ".stagedoor") {
+        return "admin";
+    }
+    if is(parts[0], ".backstage") && is(parts[1], "actions") {
+        return "actions";
+    }
+    if segments.next().is_some() {
+        return "other";
+    }
+    match parts {
+        [a, b, "", ""] if is(a, ".well-known") && is(b, "jwks.json") => "jwks",
+        [a, b, "", ""] if is(a, ".well-known") && is(b, "openid-configuration") => {
+            "openid_configuration"
+        }
+        [a, b, c, d]
+            if is(a, ".backstage") && is(b, "auth") && is(c, "v1") && is(d, "jwks.json") =>
+        {
+            "plugin_jwks"
+        }
+        [a, b, "", ""] if is(a, "v1") && is(b, "userinfo") => "userinfo",
+        [a, b, "", ""] if is(a, "v1") && is(b, "token") => "token",
+        [a, b, "", ""] if is(a, "v1") && is(b, "authorize") => "authorize",
+        [a, b, _, _] if is(a, "v1") && is(b, "sessions") => "consent",
+        [a, b, "", ""] if is(a, "v1") && is(b, "revoke") => "revoke",
+        [a, b, "", ""] if is(a, "v1") && is(b, "register") => "register",
+        [a, b, c, ""] if is(a, ".well-known") && is(b, "oauth-client") && is(c, "cli.json") => {
+            "cli_metadata"
+        }
+        [_, b, "", ""] if is(b, "start") => "start",
+        [_, b, c, ""] if is(b, "handler") && is(c, "frame") => "handler_frame",
+        [_, b, "", ""] if is(b, "refresh") => "refresh",
+        [_, b, "", ""] if is(b, "logout") => "logout",
         _ => "other",
     }
 }
@@ -267,6 +287,14 @@ mod tests {
         assert_eq!(route_of("/api/auth/.well-known/jwks.json"), "jwks");
         assert_eq!(route_of("/api/auth/.stagedoor/sessions/abc"), "admin");
         assert_eq!(route_of("/api/auth/a/b/c/d"), "other");
+        assert_eq!(route_of("/api/auth/a/b/c/d/e"), "other");
+        assert_eq!(route_of("/api/auth/.Stagedoor/sessions/a/b/c"), "admin");
+        assert_eq!(
+            route_of("/api/auth/.BACKSTAGE/auth/v1/jwks.json"),
+            "plugin_jwks"
+        );
+        assert_eq!(route_of("/api/auth/v1//userinfo"), "other");
+        assert_eq!(route_of("/api/auth/oidc/start"), "start");
         assert_eq!(route_of("/readyz"), "readyz");
         assert_eq!(route_of("/etc/passwd"), "other");
     }

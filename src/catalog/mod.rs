@@ -318,13 +318,12 @@ impl CatalogClient {
             self.requests_sent
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let result = self
+            let request = self
                 .http
                 .get(url.clone())
                 .header(reqwest::header::AUTHORIZATION, authorization)
-                .timeout(self.settings.timeout)
-                .send()
-                .await;
+                .timeout(self.settings.timeout);
+            let result = crate::telemetry::send("catalog", request).await;
             if let Some(metrics) = &self.metrics {
                 let ok = result
                     .as_ref()

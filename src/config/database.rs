@@ -23,6 +23,25 @@ pub(super) fn database_settings(
     stagedoor: &RawStagedoor,
     backstage: Option<&RawBackendDatabase>,
 ) -> DatabaseSettings {
+    let mut settings = chosen_database(v, stagedoor, backstage);
+    match (&mut settings, stagedoor.database_shared) {
+        (DatabaseSettings::Sqlite { shared, .. }, Some(declared)) => *shared = declared,
+        (DatabaseSettings::Postgres(_), Some(false)) => v.problem(
+            "stagedoor.databaseShared",
+            "is false, but a PostgreSQL database is always shared by the replicas; remove it",
+        ),
+        _ => {}
+    }
+    settings
+}
+
+/// An SQLite file is private to this process unless `stagedoor.databaseShared` says otherwise;
+/// `sqlite::memory:` always is.
+fn chosen_database(
+    v: &mut Validator,
+    stagedoor: &RawStagedoor,
+    backstage: Option<&RawBackendDatabase>,
+) -> DatabaseSettings {
     let knex = backstage.and_then(|database| {
         let plugin = database.plugin.get(PLUGIN_ID);
         plugin
@@ -37,6 +56,7 @@ pub(super) fn database_settings(
         Some(database) => from_backend_database(v, database, pool),
         None => DatabaseSettings::Sqlite {
             url: sqlite_file_url("./stagedoor.sqlite"),
+            shared: false,
         },
     }
 }
@@ -61,7 +81,7 @@ fn from_stagedoor_database(v: &mut Validator, value: &str, pool: PoolSettings) -
     } else {
         sqlite_file_url(value)
     };
-    DatabaseSettings::Sqlite { url }
+    DatabaseSettings::Sqlite { url, shared: false }
 }
 
 /// The database Backstage would give its `auth` plugin: `backend.database.plugin.auth`
@@ -215,7 +235,7 @@ fn sqlite_from_backend(connection: Option<&RawConnection>) -> DatabaseSettings {
         )),
         _ => sqlite_file_url("./stagedoor.sqlite"),
     };
-    DatabaseSettings::Sqlite { url }
+    DatabaseSettings::Sqlite { url, shared: false }
 }
 
 fn sqlite_file_url(path: &str) -> String {

@@ -1,7 +1,7 @@
 //! `stagedoor.listen`: where to serve, the connection limits, and which proxies may say who
 //! the client is.
 
-use super::model::RawServerListen;
+use super::model::{RawServerListen, RawShutdown};
 use super::validator::Validator;
 use crate::http::ListenSettings;
 use crate::http::serve::ConnectionLimits;
@@ -77,4 +77,20 @@ pub(super) fn listen(v: &mut Validator, raw: &RawServerListen) -> Listen {
         },
         trusted_proxies,
     }
+}
+
+/// `stagedoor.shutdown.drainPeriod`: 10 s by default (Kubernetes' 30 s grace period leaves the
+/// rest to requests in flight), none in development, where nothing balances load.
+pub(super) fn drain_period(
+    v: &mut Validator,
+    raw: Option<&RawShutdown>,
+    development: bool,
+) -> std::time::Duration {
+    let default = if development { 0.0 } else { 10.0 };
+    v.seconds(
+        "stagedoor.shutdown.drainPeriod",
+        raw.and_then(|raw| raw.drain_period.as_ref()),
+        default,
+        (0.0, 300.0),
+    )
 }

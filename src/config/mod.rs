@@ -113,6 +113,21 @@ pub fn merged_json(sources: &[Source], env: EnvLookup<'_>) -> serde_json::Value 
     figment.extract().unwrap_or(serde_json::Value::Null)
 }
 
+/// What the configuration is made of now: the files' bytes (or their absence) and the merged
+/// documents after substitution (which covers `{$file: ...}` references, such as a mounted
+/// Secret). Equal fingerprints mean nothing changed; read through symlinks, so a Kubernetes
+/// `..data` swap counts as a change.
+pub fn fingerprint(paths: &[PathBuf], env: EnvLookup<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for path in paths {
+        std::fs::read(path).ok().hash(&mut hasher);
+    }
+    let sources: Vec<Source> = paths.iter().cloned().map(Source::File).collect();
+    merged_json(&sources, env).to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Paths of secret-looking values written out in the files instead of coming from the
 /// environment (`${VAR}`, `$env`) or a file (`$file`).
 pub fn plain_text_secrets(sources: &[Source]) -> Vec<(String, String)> {

@@ -253,6 +253,7 @@ pub struct RawStagedoor {
     pub listen: RawServerListen,
     pub base_url: Option<String>,
     pub database: Option<String>,
+    pub database_shared: Option<bool>,
     pub database_pool: Option<RawDatabasePool>,
     pub key_rotation: Option<DurationValue>,
     pub sessions: Option<RawSessions>,
@@ -261,8 +262,16 @@ pub struct RawStagedoor {
     pub logging: Option<RawLogging>,
     pub metrics: Option<RawMetrics>,
     pub development: Option<bool>,
+    pub shutdown: Option<RawShutdown>,
     pub catalog: RawCatalog,
     pub token_exchange: Option<RawTokenExchange>,
+}
+
+/// `stagedoor.shutdown`: how a SIGTERM is taken.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawShutdown {
+    pub drain_period: Option<DurationValue>,
 }
 
 /// `stagedoor.audit`: where audit events go.

@@ -8,6 +8,8 @@ use crate::http::WebSettings;
 use crate::keys::KeySettings;
 use crate::tokens::TokenSettings;
 
+/// `env` reads the process environment: `NODE_ENV=development` means development, as in
+/// Backstage.
 pub(super) fn validate(
     mut raw: RawConfig,
     env: super::EnvLookup<'_>,
@@ -24,6 +26,14 @@ pub(super) fn validate(
         backend_base_url.as_ref(),
     );
     let listen = super::listen::listen(&mut v, &raw.stagedoor.listen);
+    let development = development(
+        &mut v,
+        &raw.stagedoor,
+        raw.auth.environment.as_deref(),
+        env("NODE_ENV").as_deref(),
+    );
+    let drain_period =
+        super::listen::drain_period(&mut v, raw.stagedoor.shutdown.as_ref(), development);
     let database =
         super::database::database_settings(&mut v, &raw.stagedoor, raw.backend.database.as_ref());
     let cors = raw
@@ -39,7 +49,6 @@ pub(super) fn validate(
     );
     let sessions = super::sessions::session_settings(&mut v, raw.stagedoor.sessions.as_ref());
     let admin = super::sessions::admin_settings(&mut v, &raw, backend_base_url.as_ref());
-    let development = development(&mut v, &raw.stagedoor, raw.auth.environment.as_deref());
     let token_exchange = super::exchange::token_exchange_settings(
         &mut v,
         raw.stagedoor.token_exchange.as_ref(),
@@ -77,6 +86,7 @@ pub(super) fn validate(
             metrics,
             cors,
             external_static_tokens: super::web::external_static_tokens(&raw.backend),
+            drain_period,
         },
         app_base_url,
         tokens: TokenSettings {
@@ -127,14 +137,33 @@ fn plugin_discovery(
     }
 }
 
-/// `stagedoor.development` (what `NODE_ENV=development` means to Backstage), never together
-/// with `auth.environment: production`.
-fn development(v: &mut Validator, stagedoor: &RawStagedoor, environment: Option<&str>) -> bool {
-    let development = stagedoor.development.unwrap_or(false);
+/// Development: `stagedoor.development` when set, else `NODE_ENV=development` (what it means to
+/// Backstage); never together with `auth.environment: production`, where development would let
+/// anyone sign in as the guest.
+fn development(
+    v: &mut Validator,
+    stagedoor: &RawStagedoor,
+    environment: Option<&str>,
+    node_env: Option<&str>,
+) -> bool {
+    let (development, key, value, fix) = match stagedoor.development {
+        Some(development) => (
+            development,
+            "stagedoor.development",
+            "true",
+            "remove stagedoor.development in production",
+        ),
+        None => (
+            node_env == Some("development"),
+            "NODE_ENV",
+            "development",
+            "unset NODE_ENV or set it to production (or set stagedoor.development: false)",
+        ),
+    };
     if development && environment == Some("production") {
         v.problem(
-            "stagedoor.development",
-            "is true while auth.environment is production: development mode lets anyone sign in as the guest; remove stagedoor.development in production",
+            key,
+            format!("is {value} while auth.environment is production: development mode lets anyone sign in as the guest; {fix}"),
         );
     }
     development

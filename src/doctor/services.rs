@@ -54,7 +54,7 @@ pub(super) async fn catalog(
     };
     let clock: SharedClock = Arc::new(SystemClock);
     let keys = match KeyManager::for_plugin_tokens(
-        &store,
+        (&store, settings.database.is_shared()),
         clock.clone(),
         (
             crate::audit::Audit::off(),

@@ -149,11 +149,7 @@ impl Discovery {
     /// The `jwks_uri` of the discovery document, which must name `issuer` (if it names any).
     async fn discover(&self, issuer: &str) -> Result<String, Failure> {
         let url = &self.url;
-        let response = self
-            .http
-            .get(url)
-            .timeout(TIMEOUT)
-            .send()
+        let response = crate::telemetry::send("idp", self.http.get(url).timeout(TIMEOUT))
             .await
             .map_err(|error| Failure::Unreachable(format!("cannot fetch {url}: {error}")))?;
         if !response.status().is_success() {

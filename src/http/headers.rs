@@ -43,12 +43,10 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
 ];
 
 /// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
-pub async fn add_security_headers(mut response: Response) -> Response {
+pub fn add_security_headers(response: &mut Response) {
     let headers = response.headers_mut();
+    headers.reserve(SECURITY_HEADERS.len());
     for (name, value) in SECURITY_HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, value);
-        }
+        headers.entry(name).or_insert(value);
     }
-    response
 }

@@ -14,6 +14,7 @@ pub mod token;
 mod userinfo;
 mod wellknown;
 
+pub use health::Draining;
 pub use routes::{Features, Handled, Mount, Route};
 pub use settings::{ListenSettings, MetricsSettings, WebSettings};
 pub use token::{Grant, Grants, TokenBody, TokenRequest};
@@ -60,6 +61,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Whether the first keys are published (readiness).
     pub keys_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Set at SIGTERM: readiness fails, connections close after their response.
+    pub draining: Draining,
     pub openid_configuration: Bytes,
     /// The features' state (token exchange, admin API, providers), by type.
     pub features: Features,
@@ -75,12 +78,11 @@ pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 pub fn router(shared: SharedState) -> Router {
     // CORS is set at start-up: `backend.cors` changes need a restart.
     let cors = shared.load().web.cors.as_ref().map(cors::layer);
+    // One middleware for every response (request log, security headers, closing while
+    // draining): each layer costs a boxed future and a clone of the router per request.
     let router = Router::new()
         .fallback(dispatch)
         .with_state(shared.clone())
-        .layer(axum::middleware::map_response(
-            headers::add_security_headers,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             shared,
             request_log::log_request,

@@ -1,7 +1,9 @@
-//! One log line per request, with a request id: taken from a well-formed incoming
+//! Around every response: the security headers, `Connection: close` while draining, and one
+//! log line per request, with a request id: taken from a well-formed incoming
 //! `X-Request-Id` (a proxy's), else generated, and returned in the response. Only the method,
 //! the path (never the query, which can carry codes and state), the status and the time are
-//! logged.
+//! logged, and the trace id of a W3C `traceparent` (the caller's, or stagedoor's own trace
+//! while traces are exported).
 
 use std::time::Instant;
 
@@ -9,6 +11,8 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
+
+use crate::telemetry::{self, TraceParent};
 
 const HEADER: &str = "x-request-id";
 const MAX_INCOMING_CHARS: usize = 128;
@@ -32,13 +36,26 @@ pub async fn log_request(
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+    let route = crate::metrics::route_of(&path);
+    let incoming = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceParent::parse);
+    // Probes every few seconds would bury the traces that matter.
+    let span = match route {
+        "healthz" | "readyz" => tracing::Span::none(),
+        _ => telemetry::server_span(&method, route, &path, incoming),
+    };
+    let mut response = telemetry::in_request(incoming, span.clone(), next.run(request)).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    shared
-        .load()
-        .metrics
-        .request(crate::metrics::route_of(&path), status, elapsed);
+    telemetry::record_status(&span, status);
+    let state = shared.load();
+    super::headers::add_security_headers(&mut response);
+    super::health::close_while_draining(&state, &mut response);
+    state.metrics.request(route, status, elapsed);
+    let trace_id = telemetry::current_trace_id(incoming, &span);
     tracing::info!(
         target: "stagedoor::access",
         request_id = %id,
@@ -46,6 +63,7 @@ pub async fn log_request(
         path = %path,
         status,
         duration_ms = elapsed.as_secs_f64() * 1000.0,
+        trace_id = trace_id.as_deref(),
         "request"
     );
     if let Ok(value) = HeaderValue::from_str(&id) {

@@ -21,6 +21,9 @@ pub struct WebSettings {
     /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say
     /// they are not user tokens, as Backstage does.
     pub external_static_tokens: Vec<String>,
+    /// `stagedoor.shutdown.drainPeriod`: how long a SIGTERM'd replica keeps serving (with
+    /// `/readyz` failing) before it stops accepting connections.
+    pub drain_period: std::time::Duration,
 }
 
 /// `stagedoor.listen`.

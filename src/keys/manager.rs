@@ -71,7 +71,7 @@ impl KeyManager {
     /// Keys for Backstage user tokens, as `auth.keyStore` configures them.
     pub async fn for_user_tokens(
         settings: &KeyStoreSettings,
-        store: &Store,
+        (store, shared): (&Store, bool),
         clock: SharedClock,
         rotation: Rotation,
         observers: (Audit, Arc<Metrics>),
@@ -79,7 +79,7 @@ impl KeyManager {
         let manager = match settings {
             KeyStoreSettings::Database => {
                 let source = PublicKeySource::Database(store.clone(), KeySet::User);
-                Self::rotating(source, rotation, lead_for(store), clock).await?
+                Self::rotating(source, rotation, lead_for(shared), clock).await?
             }
             // One process sees its own keys at once: nothing to wait for.
             KeyStoreSettings::Memory => {
@@ -106,7 +106,7 @@ impl KeyManager {
     /// Keys for the service tokens stagedoor sends to other plugins (the catalog). Always in
     /// the database, so whichever replica the catalog asks publishes every replica's keys.
     pub async fn for_plugin_tokens(
-        store: &Store,
+        (store, shared): (&Store, bool),
         clock: SharedClock,
         observers: (Audit, Arc<Metrics>),
     ) -> Result<Self, KeyError> {
@@ -115,7 +115,7 @@ impl KeyManager {
             every_ms: PLUGIN_KEY_ROTATION_MS,
             token_lifetime_ms: PLUGIN_TOKEN_LIFETIME_MS,
         };
-        let manager = Self::rotating(source, rotation, lead_for(store), clock).await?;
+        let manager = Self::rotating(source, rotation, lead_for(shared), clock).await?;
         Ok(manager.observed(observers, "service tokens"))
     }
 
@@ -290,13 +290,10 @@ impl KeyManager {
     }
 }
 
-/// Only a store other processes read needs the lead.
-fn lead_for(store: &Store) -> i64 {
-    if store.is_shared() {
-        PUBLISH_LEAD_MS
-    } else {
-        0
-    }
+/// Only a store other processes read (`shared`, see [`crate::store::DatabaseSettings::is_shared`])
+/// needs the lead.
+fn lead_for(shared: bool) -> i64 {
+    if shared { PUBLISH_LEAD_MS } else { 0 }
 }
 
 fn load_static(keys: &[StaticKeySettings]) -> Result<Vec<SigningKey>, KeyError> {

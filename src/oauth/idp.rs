@@ -132,7 +132,7 @@ impl IdpClient {
         what: &str,
     ) -> Result<reqwest::Response, IdpError> {
         let started = std::time::Instant::now();
-        let result = request.send().await;
+        let result = crate::telemetry::send("idp", request).await;
         if let Some(metrics) = &self.metrics {
             let ok = result
                 .as_ref()

@@ -73,10 +73,7 @@ pub(super) async fn fetch(
         (source, _) => source.url().to_owned(),
     };
     let unavailable = |reason: String| FetchError::Unavailable(format!("{url}: {reason}"));
-    let response = http
-        .get(&url)
-        .timeout(timeout)
-        .send()
+    let response = crate::telemetry::send("idp", http.get(&url).timeout(timeout))
         .await
         .map_err(|error| unavailable(describe(&error)))?;
     let status = response.status();

@@ -13,7 +13,7 @@ use crate::catalog::{CatalogClient, CatalogCredentials};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::exchange::TokenExchange;
-use crate::http::{self, AppState, Features, Grants};
+use crate::http::{self, AppState, Draining, Features, Grants};
 use crate::keys::{KeyManager, Rotation};
 use crate::metrics::Metrics;
 use crate::oauth::sealed::Sealer;
@@ -39,6 +39,8 @@ pub struct Core {
     pub sealer: Arc<Sealer>,
     /// Set once the first keys are published (see [`KeyManager::prepare`]).
     pub keys_ready: Arc<AtomicBool>,
+    /// Set at SIGTERM (see [`crate::http::Draining`]).
+    pub draining: Draining,
 }
 
 impl Core {
@@ -53,15 +55,17 @@ impl Core {
             token_lifetime_ms: settings.tokens.lifetime_secs * 1000,
         };
         let observers = (audit.clone(), metrics.clone());
+        let shared = settings.database.is_shared();
         let keys = KeyManager::for_user_tokens(
             &settings.keys.store,
-            &store,
+            (&store, shared),
             clock.clone(),
             rotation,
             observers.clone(),
         )
         .await?;
-        let plugin_keys = KeyManager::for_plugin_tokens(&store, clock.clone(), observers).await?;
+        let plugin_keys =
+            KeyManager::for_plugin_tokens((&store, shared), clock.clone(), observers).await?;
         let http =
             crate::outbound::client().map_err(|error| StartError::Http(error.to_string()))?;
         let candidate = Sealer::generate_key()
@@ -79,6 +83,7 @@ impl Core {
             plugin_keys: Arc::new(plugin_keys),
             sealer: Arc::new(sealer),
             keys_ready: Arc::new(AtomicBool::new(false)),
+            draining: Draining::default(),
         };
         core.prepare_keys_in_background();
         Ok(core)
@@ -119,6 +124,7 @@ impl Core {
             plugin_keys: state.plugin_keys.clone(),
             sealer: state.sealer.clone(),
             keys_ready: state.keys_ready.clone(),
+            draining: state.draining.clone(),
         }
     }
 
@@ -134,6 +140,7 @@ impl Core {
             plugin_keys,
             sealer,
             keys_ready,
+            draining,
         } = self;
         let issuer = TokenIssuer::new(
             &settings.tokens,
@@ -189,6 +196,7 @@ impl Core {
             metrics,
             http,
             keys_ready,
+            draining,
         })
     }
 }

@@ -2,10 +2,13 @@
 
 mod core;
 mod reload;
+mod shutdown;
+mod watch;
 
 pub use core::{Core, build_state};
 use reload::reload_on_hangup;
 pub use reload::{ConfigLoader, Configured};
+pub use watch::ConfigFingerprint;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +47,14 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
+/// How the configuration is read again: on SIGHUP with `load`, and when `fingerprint` (if
+/// any) changes.
+#[derive(Clone)]
+pub struct Reloading {
+    pub load: ConfigLoader,
+    pub fingerprint: Option<ConfigFingerprint>,
+}
+
 /// What varies between production and tests.
 #[derive(Clone)]
 pub struct Dependencies {
@@ -65,13 +76,13 @@ pub async fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Bind { address, source })
 }
 
-/// Serves until SIGTERM or SIGINT, letting in-flight requests finish. SIGHUP reloads the
-/// configuration with `loader`; a configuration that does not load leaves the current one in
-/// force.
+/// Serves until SIGTERM (after the drain period, see [`shutdown`]) or SIGINT, letting in-flight
+/// requests finish. SIGHUP, or a change of the files, reloads the configuration with
+/// `reloading`; a configuration that does not load leaves the current one in force.
 pub async fn run(
     settings: Settings,
     deps: Dependencies,
-    loader: Option<ConfigLoader>,
+    reloading: Option<Reloading>,
 ) -> Result<(), StartError> {
     let listener = bind(&settings).await?;
     let metrics_listener = match &settings.web.metrics {
@@ -89,6 +100,7 @@ pub async fn run(
     for finding in crate::doctor::risky_settings(&settings) {
         tracing::warn!("{}: {} ({})", finding.check, finding.message, finding.fix);
     }
+    let clock = deps.clock.clone();
     let shared: SharedState = Arc::new(ArcSwap::new(build_state(&settings, deps).await?));
     let configured = Configured::new(shared.clone(), settings);
     if let Ok(address) = listener.local_addr() {
@@ -101,34 +113,19 @@ pub async fn run(
         let router = http::metrics_router(shared.clone());
         tokio::spawn(serve(listener, router, limits, std::future::pending()));
     }
-    if let Some(loader) = loader {
-        tokio::spawn(reload_on_hangup(configured, loader));
-    }
-    serve(listener, http::router(shared), limits, shutdown_signal()).await;
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!("cannot listen for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
+    if let Some(Reloading { load, fingerprint }) = reloading {
+        if let Some(fingerprint) = fingerprint {
+            tokio::spawn(watch::reload_on_change(
+                configured.clone(),
+                load.clone(),
+                fingerprint,
+            ));
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
+        tokio::spawn(reload_on_hangup(configured, load));
     }
-    tracing::info!("shutting down; finishing in-flight requests");
+    let drained = shutdown::drained(shared.clone(), clock);
+    serve(listener, http::router(shared), limits, drained).await;
+    Ok(())
 }
 
 /// A server running in the background of this process (tests, embedding).

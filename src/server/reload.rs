@@ -1,4 +1,5 @@
-//! Configuration reload: SIGHUP re-reads the config files and swaps the configuration in force.
+//! Configuration reload: SIGHUP (or a changed file, see `watch`) re-reads the config files and
+//! swaps the configuration in force.
 
 use std::sync::{Arc, Mutex};
 
@@ -92,14 +93,20 @@ pub(super) async fn reload_on_hangup(configured: Arc<Configured>, loader: Config
     };
     while hangups.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the configuration");
-        let loaded = loader().map_err(StartError::Config);
-        if let Err(error) = loaded.and_then(|settings| configured.reload(settings)) {
-            tracing::error!(
-                "configuration reload refused, the current configuration stays in force: {error}"
-            );
-            let audit = configured.state.load().audit.clone();
-            audit.record(AuditEvent::new("config_reload").failure(error.to_string()));
-        }
+        reload_now(&configured, &loader);
+    }
+}
+
+/// Loads the configuration and puts it in force; a configuration that does not load is
+/// refused (logged and audited) and the one in force stays.
+pub(super) fn reload_now(configured: &Configured, loader: &ConfigLoader) {
+    let loaded = loader().map_err(StartError::Config);
+    if let Err(error) = loaded.and_then(|settings| configured.reload(settings)) {
+        tracing::error!(
+            "configuration reload refused, the current configuration stays in force: {error}"
+        );
+        let audit = configured.state.load().audit.clone();
+        audit.record(AuditEvent::new("config_reload").failure(error.to_string()));
     }
 }
 

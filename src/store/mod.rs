@@ -117,26 +117,35 @@ macro_rules! with_pool {
 }
 use with_pool;
 
+/// [`with_pool!`] for a query, inside a database span named by `operation` (see
+/// [`crate::telemetry::database_span`]).
+macro_rules! traced {
+    ($store:expr, $operation:literal, $pool:ident => $body:expr) => {
+        tracing::Instrument::instrument(
+            async { $crate::store::with_pool!($store, $pool => $body) },
+            $crate::telemetry::database_span($store.system(), $operation),
+        )
+        .await
+    };
+}
+use traced;
+
 impl Store {
-    /// Opens the database and applies the embedded migrations.
-    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        match settings {
-            DatabaseSettings::Sqlite { url } => Ok(Self::Sqlite(sqlite::connect(url).await?)),
-            DatabaseSettings::Postgres(settings) => {
-                Ok(Self::Postgres(postgres::connect(settings).await?))
-            }
+    /// The database system, as OpenTelemetry names it (`db.system.name`).
+    pub fn system(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgresql",
         }
     }
 
-    /// Whether other processes may share this database (and so must see keys before use).
-    pub fn is_shared(&self) -> bool {
-        match self {
-            Self::Sqlite(pool) => !pool
-                .connect_options()
-                .get_filename()
-                .to_string_lossy()
-                .starts_with("file:sqlx-in-memory-"),
-            Self::Postgres(_) => true,
+    /// Opens the database and applies the embedded migrations.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        match settings {
+            DatabaseSettings::Sqlite { url, .. } => Ok(Self::Sqlite(sqlite::connect(url).await?)),
+            DatabaseSettings::Postgres(settings) => {
+                Ok(Self::Postgres(postgres::connect(settings).await?))
+            }
         }
     }
 
@@ -145,14 +154,14 @@ impl Store {
         settings: &DatabaseSettings,
     ) -> Result<MigrationState, StoreError> {
         match settings {
-            DatabaseSettings::Sqlite { url } => sqlite::migration_state(url).await,
+            DatabaseSettings::Sqlite { url, .. } => sqlite::migration_state(url).await,
             DatabaseSettings::Postgres(settings) => postgres::migration_state(settings).await,
         }
     }
 
     /// A round trip to the database, for readiness.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|result| result.rows_affected()))?;
+        traced!(self, "ping", pool => sqlx::query("SELECT 1").execute(pool).await.map(|result| result.rows_affected()))?;
         Ok(())
     }
 
@@ -166,7 +175,7 @@ impl Store {
             KeySet::User => "INSERT INTO signing_keys (kid, created_at, key) VALUES ($1, $2, $3)",
             KeySet::Plugin => "INSERT INTO plugin_keys (kid, created_at, key) VALUES ($1, $2, $3)",
         };
-        with_pool!(self, pool => sqlx::query(sql)
+        traced!(self, "insert_key", pool => sqlx::query(sql)
             .bind(&key.kid)
             .bind(key.created_at)
             .bind(&key.jwk_json)
@@ -182,7 +191,7 @@ impl Store {
             KeySet::Plugin => "SELECT kid, created_at, key FROM plugin_keys ORDER BY created_at",
         };
         let rows: Vec<(String, i64, String)> =
-            with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+            traced!(self, "list_keys", pool => sqlx::query_as(sql).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
             .map(|(kid, created_at, jwk_json)| StoredKey {
@@ -202,7 +211,7 @@ impl Store {
             KeySet::User => "DELETE FROM signing_keys WHERE created_at < $1",
             KeySet::Plugin => "DELETE FROM plugin_keys WHERE created_at < $1",
         };
-        let result = with_pool!(self, pool => sqlx::query(sql).bind(cutoff).execute(pool).await
+        let result = traced!(self, "delete_keys_created_before", pool => sqlx::query(sql).bind(cutoff).execute(pool).await
             .map(|result| result.rows_affected()))?;
         Ok(result)
     }
@@ -212,7 +221,7 @@ impl Store {
         const INSERT: &str =
             "INSERT INTO sealing_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
         const SELECT: &str = "SELECT key FROM sealing_key WHERE id = 1";
-        let key = with_pool!(self, pool => {
+        let key = traced!(self, "sealing_key", pool => {
             sqlx::query(INSERT).bind(candidate).execute(pool).await.map(|_| ())?;
             sqlx::query_scalar(SELECT).fetch_one(pool).await
         })?;
@@ -221,7 +230,7 @@ impl Store {
 
     pub async fn user_info(&self, user_entity_ref: &str) -> Result<Option<String>, StoreError> {
         const SELECT: &str = "SELECT user_info FROM user_info WHERE user_entity_ref = $1";
-        let info = with_pool!(self, pool => sqlx::query_scalar(SELECT)
+        let info = traced!(self, "user_info", pool => sqlx::query_scalar(SELECT)
             .bind(user_entity_ref)
             .fetch_optional(pool)
             .await)?;
@@ -238,7 +247,7 @@ impl Store {
              VALUES ($1, $2, $3, $3) \
              ON CONFLICT (user_entity_ref) DO UPDATE SET \
              user_info = excluded.user_info, updated_at = excluded.updated_at";
-        with_pool!(self, pool => sqlx::query(UPSERT)
+        traced!(self, "put_user_info", pool => sqlx::query(UPSERT)
             .bind(user_entity_ref)
             .bind(user_info_json)
             .bind(now)

@@ -1,6 +1,6 @@
 //! Server-side sessions (`stagedoor.sessions`): one row per browser sign-in.
 
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, traced};
 use crate::clock::UnixMillis;
 
 /// A session as stored. `refresh_token` is sealed; `handle_hash` is never shown.
@@ -46,7 +46,7 @@ impl Store {
         const INSERT: &str = "INSERT INTO sessions (id, handle_hash, user_entity_ref, provider, \
              created_at, last_refresh_at, expires_at, user_agent, ip, refresh_token) \
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)";
-        with_pool!(self, pool => sqlx::query(INSERT)
+        traced!(self, "insert_session", pool => sqlx::query(INSERT)
             .bind(session.id)
             .bind(session.handle_hash)
             .bind(session.user_entity_ref)
@@ -69,7 +69,7 @@ impl Store {
         now: UnixMillis,
     ) -> Result<Option<SessionRow>, StoreError> {
         const SELECT: &str = select_sessions!("WHERE handle_hash = $1 AND expires_at > $2");
-        let row = with_pool!(self, pool => sqlx::query_as(SELECT)
+        let row = traced!(self, "session_by_handle", pool => sqlx::query_as(SELECT)
             .bind(handle_hash)
             .bind(now)
             .fetch_optional(pool)
@@ -88,7 +88,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const UPDATE: &str = "UPDATE sessions SET last_refresh_at = $2, user_entity_ref = $3, \
              refresh_token = COALESCE($4, refresh_token) WHERE id = $1";
-        let updated = with_pool!(self, pool => sqlx::query(UPDATE)
+        let updated = traced!(self, "touch_session", pool => sqlx::query(UPDATE)
             .bind(id)
             .bind(now)
             .bind(user_entity_ref)
@@ -109,7 +109,7 @@ impl Store {
             "WHERE user_entity_ref = $1 AND expires_at > $2 ",
             "ORDER BY created_at DESC, id"
         );
-        let rows = with_pool!(self, pool => sqlx::query_as(SELECT)
+        let rows = traced!(self, "user_sessions", pool => sqlx::query_as(SELECT)
             .bind(user_entity_ref)
             .bind(now)
             .fetch_all(pool)
@@ -119,7 +119,7 @@ impl Store {
 
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         const SELECT: &str = select_sessions!("WHERE id = $1");
-        let row = with_pool!(self, pool => sqlx::query_as(SELECT)
+        let row = traced!(self, "session", pool => sqlx::query_as(SELECT)
             .bind(id)
             .fetch_optional(pool)
             .await)?;
@@ -128,7 +128,7 @@ impl Store {
 
     /// Revokes one session; `false` if there was none.
     pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let deleted = with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE id = $1")
+        let deleted = traced!(self, "delete_session", pool => sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
             .execute(pool)
             .await
@@ -139,14 +139,14 @@ impl Store {
     /// Ends the session a cookie names (sign-out in that browser).
     pub async fn delete_session_by_handle(&self, handle_hash: &str) -> Result<(), StoreError> {
         const DELETE: &str = "DELETE FROM sessions WHERE handle_hash = $1";
-        with_pool!(self, pool => sqlx::query(DELETE).bind(handle_hash).execute(pool).await.map(|result| result.rows_affected()))?;
+        traced!(self, "delete_session_by_handle", pool => sqlx::query(DELETE).bind(handle_hash).execute(pool).await.map(|result| result.rows_affected()))?;
         Ok(())
     }
 
     /// Revokes every session of a user ("sign out everywhere"); how many there were.
     pub async fn delete_user_sessions(&self, user_entity_ref: &str) -> Result<u64, StoreError> {
         const DELETE: &str = "DELETE FROM sessions WHERE user_entity_ref = $1";
-        let deleted = with_pool!(self, pool => sqlx::query(DELETE)
+        let deleted = traced!(self, "delete_user_sessions", pool => sqlx::query(DELETE)
             .bind(user_entity_ref)
             .execute(pool)
             .await
@@ -156,7 +156,7 @@ impl Store {
 
     pub async fn delete_expired_sessions(&self, now: UnixMillis) -> Result<u64, StoreError> {
         const DELETE: &str = "DELETE FROM sessions WHERE expires_at <= $1";
-        let deleted = with_pool!(self, pool => sqlx::query(DELETE)
+        let deleted = traced!(self, "delete_expired_sessions", pool => sqlx::query(DELETE)
             .bind(now)
             .execute(pool)
             .await

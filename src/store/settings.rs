@@ -7,8 +7,24 @@ use sqlx::postgres::PgConnectOptions;
 
 #[derive(Debug, Clone)]
 pub enum DatabaseSettings {
-    Sqlite { url: String },
+    /// `shared`: other stagedoor processes use the same file at the same time
+    /// (`stagedoor.databaseShared`), so new signing keys are published ahead of use.
+    Sqlite {
+        url: String,
+        shared: bool,
+    },
     Postgres(Box<PostgresSettings>),
+}
+
+impl DatabaseSettings {
+    /// Whether another process can read the store (PostgreSQL, or an SQLite file declared
+    /// shared): then a new signing key is published ahead of its first use.
+    pub fn is_shared(&self) -> bool {
+        match self {
+            Self::Sqlite { url, shared } => *shared && !url.contains(":memory:"),
+            Self::Postgres(_) => true,
+        }
+    }
 }
 
 #[derive(Clone)]

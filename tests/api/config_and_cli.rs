@@ -207,9 +207,30 @@ fn the_database_follows_stagedoor_database_then_backend_database() {
     )
     .unwrap();
     assert!(
-        matches!(&sqlite.database, DatabaseSettings::Sqlite { url } if url == "sqlite::memory:"),
+        matches!(&sqlite.database, DatabaseSettings::Sqlite { url, .. } if url == "sqlite::memory:"),
         "{:?}",
         sqlite.database
+    );
+    // Only a store another process reads makes new keys wait before use: PostgreSQL, or an
+    // SQLite file declared shared.
+    let shared = |yaml: &str| load(yaml, &[]).map(|settings| settings.database.is_shared());
+    assert_eq!(shared("stagedoor:\n  database: ./a.sqlite\n"), Ok(false));
+    assert_eq!(
+        shared("stagedoor:\n  database: ./a.sqlite\n  databaseShared: true\n"),
+        Ok(true)
+    );
+    assert_eq!(
+        shared("stagedoor:\n  databaseShared: true\n"),
+        Ok(false),
+        "in memory"
+    );
+    assert_eq!(
+        shared("stagedoor:\n  database: postgres://u@h/x\n"),
+        Ok(true)
+    );
+    assert_problem(
+        "stagedoor:\n  database: postgres://u@h/x\n  databaseShared: false\n",
+        &["stagedoor.databaseShared: is false, but a PostgreSQL database is always shared"],
     );
     // The password never shows in debug output.
     let settings = load(
@@ -248,6 +269,54 @@ fn sign_in_resolvers_are_checked_at_start_up_with_nodes_messages() {
             "auth.providers.oidc.development.clientId: is required",
             "auth.providers.oidc.development.metadataUrl: is required",
         ],
+    );
+}
+
+/// `NODE_ENV=development` means development, as in Backstage; `stagedoor.development` set
+/// either way wins; development with `auth.environment: production` is refused, naming the key.
+#[test]
+fn node_env_development_is_development() {
+    let development = |yaml: &str, node_env: &str| {
+        load(yaml, &[("NODE_ENV", node_env)]).map(|settings| settings.development)
+    };
+    assert_eq!(development("", "development"), Ok(true));
+    assert_eq!(development("", "production"), Ok(false));
+    assert_eq!(development("", ""), Ok(false));
+    assert_eq!(
+        development("stagedoor:\n  development: false\n", "development"),
+        Ok(false)
+    );
+    assert_eq!(
+        development("stagedoor:\n  development: true\n", "production"),
+        Ok(true)
+    );
+    let refused = development("auth:\n  environment: production\n", "development").unwrap_err();
+    assert!(
+        refused.contains("NODE_ENV: is development while auth.environment is production")
+            && refused.contains("unset NODE_ENV"),
+        "{refused}"
+    );
+    assert!(
+        development(
+            "auth:\n  environment: production\nstagedoor:\n  development: false\n",
+            "development"
+        )
+        .is_ok()
+    );
+    // Development also means no drain before a stop; production drains 10 s unless told.
+    let drain = |node_env: &str| {
+        let sources = [Source::Text {
+            name: "app-config.yaml".into(),
+            yaml: "app: { baseUrl: 'http://localhost:3000' }\nbackend: { baseUrl: 'http://localhost:7007' }\n".into(),
+        }];
+        let env = |name: &str| (name == "NODE_ENV").then(|| node_env.to_owned());
+        config::load(&sources, &env).map(|settings| settings.web.drain_period.as_secs_f64())
+    };
+    assert_eq!(drain("development"), Ok(0.0));
+    assert_eq!(drain("production"), Ok(10.0));
+    assert_problem(
+        "stagedoor:\n  shutdown: { drainPeriod: 10m }\n",
+        &["stagedoor.shutdown.drainPeriod: 600 s is out of range"],
     );
 }
 

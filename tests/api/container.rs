@@ -177,7 +177,7 @@ async fn the_image_signs_in_read_only_as_65532_and_stops_on_sigterm() {
     let (catalog, catalog_requests) = recorder();
     let port = free_port();
     let config = format!(
-        "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:{port}\nauth:\n  providers:\n    guest:\n      userEntityRef: ${{GUEST_USER}}\n      dangerouslyAllowOutsideDevelopment: true\nstagedoor:\n  listen: {{ port: {port} }}\n  catalog: {{ baseUrl: 'http://catalog.hosts.test:{catalog}/api/catalog' }}\n"
+        "app:\n  baseUrl: http://localhost:3000\nbackend:\n  baseUrl: http://localhost:{port}\nauth:\n  providers:\n    guest:\n      userEntityRef: ${{GUEST_USER}}\n      dangerouslyAllowOutsideDevelopment: true\nstagedoor:\n  listen: {{ port: {port} }}\n  catalog: {{ baseUrl: 'http://catalog.hosts.test:{catalog}/api/catalog' }}\n  shutdown: {{ drainPeriod: 1s }}\n"
     );
     let host = Host::new(&config, &resolv_conf(&dns));
     let container = Container::new(image);

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "logging",
             "section",
             "outbound",
+            "telemetry",
         ],
     ),
     (

@@ -44,6 +44,7 @@ export async function record(req, res, url) {
     query: Object.fromEntries(url.searchParams),
     authorization: authorization(req.headers.authorization),
     contentType: req.headers['content-type'],
+    traceparent: req.headers.traceparent,
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     const body = await readBody(req);

@@ -4,6 +4,7 @@
 
 pub mod authz;
 pub mod authz_hosts;
+pub mod balancer;
 pub mod browser;
 pub mod captures;
 pub mod catalog;
@@ -58,6 +59,8 @@ stagedoor:
   audit: { sink: off }
   # Nothing listens here: the guest falls back to its configured identity, as in the captures.
   catalog: { baseUrl: "http://127.0.0.1:1/api/catalog" }
+  # SIGTERM stops at once (tests of draining set a period).
+  shutdown: { drainPeriod: 0s }
 "#;
 
 /// The frontend's query for a popup OIDC sign-in in the development environment.

@@ -240,6 +240,35 @@ impl Replica {
         let _ = child.wait();
     }
 
+    /// Sends SIGTERM and returns at once (see [`Replica::wait_exit`]).
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("a running replica").id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the process to exit (panics otherwise); its exit status. It
+    /// can then be started again with [`Replica::restart`].
+    pub async fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        let child = self.child.as_mut().expect("a running replica");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "replica {} still runs after {limit:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
