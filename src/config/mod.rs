@@ -8,6 +8,7 @@ mod database;
 mod exchange;
 mod listen;
 pub mod model;
+mod model_database;
 mod operations;
 mod providers;
 mod secrets;
