@@ -303,7 +303,7 @@ async fn sessions_live_in_the_store_and_revocation_reaches_every_replica() {
     assert_eq!(everywhere.status(), 200);
     assert_eq!(
         everywhere.json::<Value>().await.unwrap(),
-        json!({"revoked": 1})
+        json!({"revoked": 1, "offlineSessions": 0})
     );
     for replica in 0..2 {
         assert_eq!(cluster.refresh(&mut phone, replica).await.status, 401);
