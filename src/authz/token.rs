@@ -32,9 +32,7 @@ pub fn grants() -> Vec<Grant> {
             accepts_json: true,
             handle: |state, parts, request| {
                 Box::pin(async move {
-                    let server = state.features.get::<AuthorizationServer>();
-                    let server = server.ok_or_else(|| Error::unknown_provider("v1"))?;
-                    server.purge_if_due(state).await;
+                    let server = serving(state).await?;
                     Ok(code_grant(server, state, parts, request).await)
                 })
             },
@@ -44,14 +42,20 @@ pub fn grants() -> Vec<Grant> {
             accepts_json: true,
             handle: |state, parts, request| {
                 Box::pin(async move {
-                    let server = state.features.get::<AuthorizationServer>();
-                    let server = server.ok_or_else(|| Error::unknown_provider("v1"))?;
-                    server.purge_if_due(state).await;
+                    let server = serving(state).await?;
                     Ok(super::refresh::refresh_grant(server, state, parts, request).await)
                 })
             },
         },
     ]
+}
+
+/// The authorization server, after its hourly purge if one is due.
+async fn serving(state: &AppState) -> Result<&AuthorizationServer, Error> {
+    let server = state.features.get::<AuthorizationServer>();
+    let server = server.ok_or_else(|| Error::unknown_provider("v1"))?;
+    server.purge_if_due(state).await;
+    Ok(server)
 }
 
 async fn code_grant(

@@ -163,15 +163,7 @@ async fn read(grants: &Grants, parts: &Parts, body: Body) -> Result<TokenRequest
         }
         None => return Err(Box::new(content_type_refused(None, json_ok))),
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(Box::new(too_large()));
-    }
-    let bytes = read_body(body).await.map_err(Box::new)?;
+    let bytes = read_limited(parts, body).await.map_err(Box::new)?;
     let body = match kind {
         Some(Kind::Json) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => TokenBody::Json(map),
@@ -181,11 +173,7 @@ async fn read(grants: &Grants, parts: &Parts, body: Body) -> Result<TokenRequest
                 )));
             }
         },
-        _ => TokenBody::Form(
-            url::form_urlencoded::parse(&bytes)
-                .map(|(key, value)| (key.into_owned(), value.into_owned()))
-                .collect(),
-        ),
+        _ => TokenBody::Form(form_pairs(&bytes)),
     };
     let grant_type = match &body {
         TokenBody::Form(pairs) => {
@@ -214,21 +202,9 @@ async fn read(grants: &Grants, parts: &Parts, body: Body) -> Result<TokenRequest
 /// of another type, or none, reads as no parameters. Bodies over the size limit, or that do
 /// not arrive in time, are refused as at the token endpoint.
 pub async fn read_params(parts: &Parts, body: Body) -> Result<TokenBody, Response> {
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = read_body(body).await?;
+    let bytes = read_limited(parts, body).await?;
     Ok(match content_kind(&parts.headers) {
-        Some(Kind::Form) => TokenBody::Form(
-            url::form_urlencoded::parse(&bytes)
-                .map(|(key, value)| (key.into_owned(), value.into_owned()))
-                .collect(),
-        ),
+        Some(Kind::Form) => TokenBody::Form(form_pairs(&bytes)),
         Some(Kind::Json) if bytes.is_empty() => TokenBody::Json(Map::new()),
         Some(Kind::Json) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => TokenBody::Json(map),
@@ -237,6 +213,25 @@ pub async fn read_params(parts: &Parts, body: Body) -> Result<TokenBody, Respons
         },
         _ => TokenBody::Form(Vec::new()),
     })
+}
+
+/// The body, refused at once when its declared length is over the limit.
+async fn read_limited(parts: &Parts, body: Body) -> Result<Vec<u8>, Response> {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    read_body(body).await
+}
+
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
 }
 
 enum Kind {
