@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::logging::writer::LogGuard;
 use clap::{Parser, Subcommand};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
-use tracing_appender::non_blocking::WorkerGuard;
 
 use crate::config::{self, LogFormat, LoggingSettings};
 use crate::server::{self, Dependencies};
@@ -174,37 +174,45 @@ fn start_tracing(
     }
 }
 
-/// Lines waiting for the log writer before a logger waits (32 bytes of queue each).
-const LOG_QUEUE_LINES: usize = 4096;
-
 /// Diagnostic logs on stderr, text or JSON (`stagedoor.logging`); `RUST_LOG` overrides the
-/// configured level. Lines are written by a thread of their own through a buffer, so a request
-/// never waits on stderr; none is dropped (a full queue makes the logger wait), and every line
-/// is out once the returned guard is dropped. With `tracer`, stagedoor's spans are exported.
-fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> WorkerGuard {
+/// configured level. Lines are gathered in memory and written by a thread of their own a
+/// hundred times a second at most, so a request never waits on stderr and logging costs no
+/// system call per line; none is dropped, and every line is out once the returned guard is
+/// dropped. The access log skips tracing's formatting (see [`crate::logging::access`]). With
+/// `tracer`, stagedoor's spans are exported.
+fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> LogGuard {
+    use crate::logging::access;
     use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The queue's slots are allocated and written at start: the default 128,000 lines
-        // cost 4 MiB of resident memory; a few thousand absorb any burst the writer lags.
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("stagedoor-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
-    let fmt = match settings.format {
-        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
-        LogFormat::Text => fmt
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .fmt_fields(crate::logging::EscapedFields)
-            .boxed(),
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let (writer, guard) = crate::logging::writer::start(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer.clone());
+    let (fmt, shape) = match settings.format {
+        LogFormat::Json => (fmt.json().flatten_event(true).boxed(), access::Shape::Json),
+        LogFormat::Text => (
+            fmt.with_ansi(ansi)
+                .fmt_fields(crate::logging::EscapedFields)
+                .boxed(),
+            access::Shape::Text,
+        ),
+    };
+    // Coloured lines for a terminal come from tracing's own layer, the access log's too.
+    let (fmt, access) = if ansi && settings.format == LogFormat::Text {
+        (fmt.with_filter(filter()).boxed(), None)
+    } else {
+        let others = filter_fn(|metadata| metadata.target() != access::TARGET);
+        let only_access = filter_fn(|metadata| metadata.target() == access::TARGET);
+        (
+            fmt.with_filter(filter().and(others)).boxed(),
+            Some(access::AccessLayer { shape, writer }.with_filter(filter().and(only_access))),
+        )
     };
     let spans = tracer.map(|tracer| {
         tracing_opentelemetry::layer()
@@ -215,7 +223,8 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> Worker
             )
     });
     tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
+        .with(fmt)
+        .with(access)
         .with(spans)
         .init();
     guard

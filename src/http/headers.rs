@@ -1,7 +1,9 @@
 //! Response headers every Backstage backend sends (helmet defaults, as captured).
 
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, header};
+use std::sync::LazyLock;
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
     (
@@ -42,11 +44,64 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
-/// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
-pub fn add_security_headers(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.reserve(SECURITY_HEADERS.len());
+/// The security headers, as one map to start every response's headers from.
+static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
+    let mut headers = HeaderMap::with_capacity(2 * SECURITY_HEADERS.len());
     for (name, value) in SECURITY_HEADERS {
-        headers.entry(name).or_insert(value);
+        headers.insert(name, value);
+    }
+    headers
+});
+
+/// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
+/// They come first, as helmet sets them before any handler runs; copying a ready map and
+/// putting the handler's few headers into it is cheaper than hashing ten names per response.
+pub fn add_security_headers(response: &mut Response) {
+    let own = std::mem::replace(response.headers_mut(), SECURITY_MAP.clone());
+    let headers = response.headers_mut();
+    let mut last: Option<HeaderName> = None;
+    for (name, value) in own {
+        // A name comes once, followed by `None` for each further value it has.
+        match name {
+            Some(name) => {
+                headers.insert(name.clone(), value);
+                last = Some(name);
+            }
+            None => {
+                if let Some(name) = &last {
+                    headers.append(name.clone(), value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_headers_come_first_and_a_handlers_own_value_wins() {
+        let mut response = Response::new(axum::body::Body::empty());
+        let own = response.headers_mut();
+        own.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        own.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("mine"),
+        );
+        own.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        own.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        add_security_headers(&mut response);
+        let headers = response.headers();
+        assert_eq!(
+            headers.keys().next(),
+            Some(&header::CONTENT_SECURITY_POLICY)
+        );
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "mine");
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 2);
     }
 }

@@ -75,21 +75,47 @@ pub struct AppState {
 /// The configuration in force, swapped whole on reload; each request keeps the one it began with.
 pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 
-pub fn router(shared: SharedState) -> Router {
+/// The service under every request: CORS (from `backend.cors`), then the request log, the
+/// security headers and closing while draining ([`request_log::RequestLog`]), then
+/// [`dispatch`]. A plain tower stack rather than an axum `Router`: one fallback needs no
+/// router, and each of its layers cost a clone of a boxed service and a boxed future per
+/// request.
+pub fn router(shared: SharedState) -> App {
     // CORS is set at start-up: `backend.cors` changes need a restart.
     let cors = shared.load().web.cors.as_ref().map(cors::layer);
-    // One middleware for every response (request log, security headers, closing while
-    // draining): each layer costs a boxed future and a clone of the router per request.
-    let router = Router::new()
-        .fallback(dispatch)
-        .with_state(shared.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            shared,
-            request_log::log_request,
-        ));
-    match cors {
-        Some(cors) => router.layer(cors),
-        None => router,
+    let dispatching = Dispatch(shared.clone());
+    tower::ServiceBuilder::new()
+        .option_layer(cors)
+        .layer(request_log::RequestLogLayer(shared))
+        .service(dispatching)
+}
+
+/// The type [`router`] builds.
+pub type App = tower::util::Either<
+    tower_http::cors::Cors<request_log::RequestLog<Dispatch>>,
+    request_log::RequestLog<Dispatch>,
+>;
+
+/// [`dispatch`] as a service.
+#[derive(Clone)]
+pub struct Dispatch(SharedState);
+
+impl tower::Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let shared = self.0.clone();
+        Box::pin(async move { Ok(dispatch(State(shared), request).await) })
     }
 }
 
@@ -277,7 +303,7 @@ pub fn request_id(request: &Parts) -> Option<&str> {
     request
         .extensions
         .get::<request_log::RequestId>()
-        .map(|id| id.0.as_str())
+        .map(request_log::RequestId::as_str)
 }
 
 /// Refuses a body declared larger than Express's parsers accept (the routes that take no body

@@ -7,8 +7,12 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::response::Response;
 use http::HeaderValue;
 
@@ -17,64 +21,105 @@ use crate::telemetry::{self, TraceParent};
 const HEADER: &str = "x-request-id";
 const MAX_INCOMING_CHARS: usize = 128;
 
-/// The request id, for handlers (audit events) that want it.
+/// The request id, for handlers (audit events) that want it: the header value itself, so the
+/// log, the handlers and the response share one copy.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId(pub HeaderValue);
 
-pub async fn log_request(
-    State(shared): State<super::SharedState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let id = request
-        .headers()
-        .get(HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| is_well_formed(id))
-        .map_or_else(next_id, str::to_owned);
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let route = crate::metrics::route_of(&path);
-    let incoming = request
-        .headers()
-        .get("traceparent")
-        .and_then(|value| value.to_str().ok())
-        .and_then(TraceParent::parse);
-    // Probes every few seconds would bury the traces that matter.
-    let span = match route {
-        "healthz" | "readyz" => tracing::Span::none(),
-        _ => telemetry::server_span(&method, route, &path, incoming),
-    };
-    let mut response = telemetry::in_request(incoming, span.clone(), next.run(request)).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    telemetry::record_status(&span, status);
-    let state = shared.load();
-    super::headers::add_security_headers(&mut response);
-    super::health::close_while_draining(&state, &mut response);
-    state.metrics.request(route, status, elapsed);
-    let trace_id = telemetry::current_trace_id(incoming, &span);
-    tracing::info!(
-        target: "stagedoor::access",
-        request_id = %id,
-        %method,
-        path = %path,
-        status,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        trace_id = trace_id.as_deref(),
-        "request"
-    );
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HEADER, value);
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        // Only ids of visible ASCII are kept (`is_well_formed`) or made (`next_id`).
+        self.0.to_str().unwrap_or_default()
     }
-    response
+}
+
+/// The layer that puts [`RequestLog`] around the router. A hand-written service rather than
+/// `axum::middleware::from_fn`, which clones the inner service and boxes a `Next` for each
+/// request: this one calls the inner service in place.
+#[derive(Clone)]
+pub struct RequestLogLayer(pub super::SharedState);
+
+impl<S> tower::Layer<S> for RequestLogLayer {
+    type Service = RequestLog<S>;
+
+    fn layer(&self, inner: S) -> RequestLog<S> {
+        RequestLog {
+            inner,
+            shared: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestLog<S> {
+    inner: S,
+    shared: super::SharedState,
+}
+
+impl<S> tower::Service<Request> for RequestLog<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = request
+            .headers()
+            .get(HEADER)
+            .filter(|value| value.to_str().is_ok_and(is_well_formed))
+            .cloned()
+            .unwrap_or_else(next_id);
+        request.extensions_mut().insert(RequestId(id.clone()));
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let route = crate::metrics::route_of(&path);
+        let incoming = request
+            .headers()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(TraceParent::parse);
+        // Probes every few seconds would bury the traces that matter.
+        let span = match route {
+            "healthz" | "readyz" => tracing::Span::none(),
+            _ => telemetry::server_span(&method, route, &path, incoming),
+        };
+        let handling = self.inner.call(request);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let Ok(mut response) = telemetry::in_request(incoming, span.clone(), handling).await;
+            let status = response.status().as_u16();
+            let elapsed = started.elapsed();
+            telemetry::record_status(&span, status);
+            let state = shared.load();
+            super::headers::add_security_headers(&mut response);
+            super::health::close_while_draining(&state, &mut response);
+            state.metrics.request(route, status, elapsed);
+            let trace_id = telemetry::current_trace_id(incoming, &span);
+            crate::logging::access::log(&crate::logging::access::AccessLine {
+                request_id: id.to_str().unwrap_or_default(),
+                method: method.as_str(),
+                path: &path,
+                status,
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+                trace_id: trace_id.as_deref(),
+            });
+            response.headers_mut().insert(HEADER, id);
+            Ok(response)
+        })
+    }
 }
 
 /// A process-unique id without a system call per request: a random prefix chosen at start-up
-/// (so replicas differ) and a counter.
-fn next_id() -> String {
+/// (so replicas differ) and a counter, 24 hex digits.
+fn next_id() -> HeaderValue {
     use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: LazyLock<u32> = LazyLock::new(|| {
@@ -84,11 +129,13 @@ fn next_id() -> String {
         u32::from_le_bytes(bytes)
     });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{:08x}{:016x}",
-        *PREFIX,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let id = (u128::from(*PREFIX) << 64) | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut hex = [0u8; 24];
+    for (place, digit) in hex.iter_mut().rev().enumerate() {
+        *digit = b"0123456789abcdef"[((id >> (4 * place)) & 0xf) as usize];
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&hex))
+        .unwrap_or(HeaderValue::from_static("0"))
 }
 
 fn is_well_formed(id: &str) -> bool {
@@ -101,7 +148,16 @@ fn is_well_formed(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_well_formed;
+    use super::{is_well_formed, next_id};
+
+    #[test]
+    fn made_ids_are_24_hex_digits_and_differ() {
+        let (first, second) = (next_id(), next_id());
+        assert_ne!(first, second);
+        let first = first.to_str().unwrap();
+        assert_eq!(first.len(), 24);
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit()) && is_well_formed(first));
+    }
 
     #[test]
     fn incoming_ids_are_kept_only_when_harmless() {

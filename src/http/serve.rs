@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http_body::{Body as _, Frame};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -52,19 +51,21 @@ impl Default for ConnectionLimits {
 #[error("the request body did not arrive within {0:?}")]
 pub struct BodyDeadlinePassed(pub Duration);
 
-/// How often an idle connection is checked against the keep-alive timeout.
+/// How often a connection is checked against the keep-alive timeout and the header deadline.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 /// How often "at the connection limit" is logged, at most.
 const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open connections
 /// finish their requests.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    router: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: App,
+{
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing, closing_rx) = watch::channel(false);
     let (open, mut all_closed) = mpsc::channel::<()>(1);
@@ -118,46 +119,93 @@ pub async fn serve(
     let _ = all_closed.recv().await;
 }
 
-/// What a connection is doing, shared by its reader, its service and its watchdog.
+/// What a connection is doing, shared by its reader, its service and its watchdog. Requests
+/// only count and flag (no clock read); the watchdog times what it sees.
+#[derive(Default)]
 struct Activity {
-    started: Instant,
     in_flight: AtomicUsize,
-    /// Milliseconds after `started` when the last response was handed over.
-    idle_since_ms: AtomicU64,
+    /// Requests handed to the service so far.
+    requests: AtomicU64,
     /// Bytes of a next request have arrived (its headers are now under the header timeout).
     receiving: AtomicBool,
 }
 
-impl Activity {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Receiving,
+    Busy,
+}
 
-    fn idle_longer_than(&self, limit: Duration) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0
-            && !self.receiving.load(Ordering::Acquire)
-            && self
-                .now_ms()
-                .saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
-                >= u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
+impl Activity {
+    fn now(&self) -> (Phase, u64) {
+        let phase = if self.in_flight.load(Ordering::Acquire) > 0 {
+            Phase::Busy
+        } else if self.receiving.load(Ordering::Acquire) {
+            Phase::Receiving
+        } else {
+            Phase::Idle
+        };
+        (phase, self.requests.load(Ordering::Acquire))
     }
 }
 
-struct Connection {
-    router: Router,
+/// The watchdog's view: since when the connection has been in the same phase of the same
+/// request (timed from the check that first saw it, so up to [`IDLE_CHECK`] late).
+struct Watchdog {
+    seen: (Phase, u64),
+    since: Instant,
+}
+
+impl Watchdog {
+    /// What the connection has been doing, and for how long.
+    fn observe(&mut self, activity: &Activity) -> (Phase, Duration) {
+        let now = activity.now();
+        if now != self.seen {
+            self.seen = now;
+            self.since = Instant::now();
+        }
+        (now.0, self.since.elapsed())
+    }
+}
+
+/// What [`serve`] serves: an axum `Router`, or a tower stack answering as one.
+pub trait App:
+    tower::Service<
+        http::Request<Body>,
+        Response = http::Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+struct Connection<S> {
+    router: S,
     limits: ConnectionLimits,
     peer: SocketAddr,
     closing: watch::Receiver<bool>,
 }
 
-impl Connection {
+impl<S: App> Connection<S> {
     async fn run(mut self, stream: TcpStream) {
-        let activity = Arc::new(Activity {
-            started: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            idle_since_ms: AtomicU64::new(0),
-            receiving: AtomicBool::new(false),
-        });
+        let activity = Arc::new(Activity::default());
         let io = TokioIo::new(Watched {
             stream,
             activity: activity.clone(),
@@ -168,6 +216,7 @@ impl Connection {
             hyper::service::service_fn(move |request: http::Request<Incoming>| {
                 activity.receiving.store(false, Ordering::Release);
                 activity.in_flight.fetch_add(1, Ordering::AcqRel);
+                activity.requests.fetch_add(1, Ordering::AcqRel);
                 let mut request = request.map(|body| {
                     if body.is_end_stream() {
                         Body::new(body)
@@ -179,35 +228,44 @@ impl Connection {
                 let (router, activity) = (router.clone(), activity.clone());
                 async move {
                     let response = router.oneshot(request).await;
-                    activity
-                        .idle_since_ms
-                        .store(activity.now_ms(), Ordering::Release);
                     activity.in_flight.fetch_sub(1, Ordering::AcqRel);
                     Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
                 }
             })
         };
+        // The header deadline is kept by the watchdog below, not by hyper, whose timer costs
+        // an allocation and a timer-wheel entry for every request.
         let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header_timeout)
-            .keep_alive(true);
+        builder.header_read_timeout(None).keep_alive(true);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
         let mut idle_check = tokio::time::interval(IDLE_CHECK);
+        let mut watchdog = Watchdog {
+            seen: activity.now(),
+            since: Instant::now(),
+        };
         let mut shutting_down = *self.closing.borrow();
         if shutting_down {
             connection.as_mut().graceful_shutdown();
         }
         loop {
             tokio::select! {
+                // The connection first: it is what wakes the task nearly every time.
+                biased;
                 _ = connection.as_mut() => break,
-                _ = idle_check.tick(), if !shutting_down => {
-                    if activity.idle_longer_than(self.limits.keep_alive_timeout) {
+                _ = idle_check.tick() => match watchdog.observe(&activity) {
+                    (Phase::Receiving, waited) if waited >= self.limits.header_timeout => {
+                        // As hyper does at its header timeout: the connection is dropped.
+                        break;
+                    }
+                    (Phase::Idle, idle)
+                        if !shutting_down && idle >= self.limits.keep_alive_timeout =>
+                    {
                         shutting_down = true;
                         connection.as_mut().graceful_shutdown();
                     }
-                }
+                    _ => {}
+                },
                 _ = self.closing.changed(), if !shutting_down => {
                     shutting_down = true;
                     connection.as_mut().graceful_shutdown();

@@ -2,6 +2,9 @@
 //! with control characters escaped, so a value that carries a newline (say, a `grant_type`
 //! sent to the token endpoint) stays on its own line. JSON logs escape by themselves.
 
+pub mod access;
+pub mod writer;
+
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
@@ -95,7 +98,8 @@ impl Visit for Visitor<'_> {
 
 /// Control characters as `\n`, `\r`, `\t` or `\u{1b}`; everything else unchanged.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Printable ASCII throughout (the usual case) needs no look at characters.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);

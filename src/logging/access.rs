@@ -1,0 +1,366 @@
+//! The access log: one line per request, the busiest line stagedoor writes (every JWKS fetch,
+//! every refresh). Its event is formatted by [`AccessLayer`] rather than tracing's generic
+//! layers, straight into the log writer's buffer, in exactly the shape the text and JSON layers
+//! give it (the tests below hold the two side by side). `RUST_LOG` decides whether it is
+//! written as for any event; without the layer (tests, a terminal) tracing's layers write it.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::Context;
+
+use super::writer::LogWriter;
+
+pub const TARGET: &str = "stagedoor::access";
+
+/// What the access log says of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLine<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    /// The path, never the query.
+    pub path: &'a str,
+    pub status: u16,
+    pub duration_ms: f64,
+    pub trace_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Text,
+    Json,
+}
+
+/// Logs `line` (the `stagedoor::access` event).
+pub fn log(line: &AccessLine<'_>) {
+    tracing::info!(
+        target: TARGET,
+        request_id = %line.request_id,
+        method = %line.method,
+        path = %line.path,
+        status = line.status,
+        duration_ms = line.duration_ms,
+        trace_id = line.trace_id,
+        "request"
+    );
+}
+
+/// Writes `stagedoor::access` events (and nothing else) in `shape` to `writer`. Give tracing's
+/// own layer every other target.
+pub struct AccessLayer {
+    pub shape: Shape,
+    pub writer: LogWriter,
+}
+
+/// An event's fields, gathered into buffers reused for every line of a thread.
+#[derive(Default)]
+struct Fields {
+    request_id: String,
+    method: String,
+    path: String,
+    trace_id: String,
+    has_trace_id: bool,
+    status: u16,
+    duration_ms: f64,
+    line: Vec<u8>,
+}
+
+thread_local! {
+    static FIELDS: RefCell<Fields> = RefCell::new(Fields::default());
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let into = match field.name() {
+            "request_id" => &mut self.request_id,
+            "method" => &mut self.method,
+            "path" => &mut self.path,
+            _ => return,
+        };
+        // Writing into a String cannot fail.
+        let _ = write!(into, "{value:?}");
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "trace_id" {
+            self.trace_id.push_str(value);
+            self.has_trace_id = true;
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "status" {
+            self.status = u16::try_from(value).unwrap_or(u16::MAX);
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "duration_ms" {
+            self.duration_ms = value;
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AccessLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        FIELDS.with_borrow_mut(|fields| {
+            for text in [
+                &mut fields.request_id,
+                &mut fields.method,
+                &mut fields.path,
+                &mut fields.trace_id,
+            ] {
+                text.clear();
+            }
+            fields.has_trace_id = false;
+            event.record(fields);
+            let mut line = std::mem::take(&mut fields.line);
+            line.clear();
+            let access = AccessLine {
+                request_id: &fields.request_id,
+                method: &fields.method,
+                path: &fields.path,
+                status: fields.status,
+                duration_ms: fields.duration_ms,
+                trace_id: fields.has_trace_id.then_some(fields.trace_id.as_str()),
+            };
+            // Writing into a Vec cannot fail.
+            let _ = format(self.shape, &access, &mut line);
+            self.writer.append(&line);
+            fields.line = line;
+        });
+    }
+}
+
+fn format(shape: Shape, line: &AccessLine<'_>, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    match shape {
+        Shape::Text => {
+            timestamp(out)?;
+            out.extend_from_slice(b"  INFO stagedoor::access: request request_id=");
+            out.extend_from_slice(super::escape_controls(line.request_id).as_bytes());
+            out.extend_from_slice(b" method=");
+            out.extend_from_slice(super::escape_controls(line.method).as_bytes());
+            out.extend_from_slice(b" path=");
+            out.extend_from_slice(super::escape_controls(line.path).as_bytes());
+            write!(
+                out,
+                " status={} duration_ms={}",
+                line.status, line.duration_ms
+            )?;
+            if let Some(trace_id) = line.trace_id {
+                // Debug-quoted, as tracing writes a string field (no control character left).
+                write!(out, " trace_id={trace_id:?}")?;
+            }
+        }
+        Shape::Json => {
+            out.extend_from_slice(b"{\"timestamp\":\"");
+            timestamp(out)?;
+            out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":");
+            serde_json::to_writer(&mut *out, line.request_id)?;
+            out.extend_from_slice(b",\"method\":");
+            serde_json::to_writer(&mut *out, line.method)?;
+            out.extend_from_slice(b",\"path\":");
+            serde_json::to_writer(&mut *out, line.path)?;
+            write!(out, ",\"status\":{},\"duration_ms\":", line.status)?;
+            serde_json::to_writer(&mut *out, &line.duration_ms)?;
+            if let Some(trace_id) = line.trace_id {
+                out.extend_from_slice(b",\"trace_id\":");
+                serde_json::to_writer(&mut *out, trace_id)?;
+            }
+            out.extend_from_slice(b",\"target\":\"stagedoor::access\"}");
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// The time as tracing's layers write it (RFC 3339, microseconds, UTC). The date and time of
+/// day are worked out once a second per thread.
+fn timestamp(out: &mut Vec<u8>) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = now.as_secs();
+    SECOND.with(|cached| {
+        let (at, mut text) = cached.get();
+        if at != seconds || text[0] == 0 {
+            text = date_time(seconds);
+            cached.set((seconds, text));
+        }
+        out.extend_from_slice(&text);
+    });
+    let micros = now.subsec_micros();
+    out.push(b'.');
+    for place in (0..6).rev() {
+        // A decimal digit: always below 10.
+        out.push(b'0' + u8::try_from(micros / 10u32.pow(place) % 10).unwrap_or(0));
+    }
+    out.push(b'Z');
+    Ok(())
+}
+
+thread_local! {
+    static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((0, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time (the civil calendar from days, after Howard Hinnant).
+fn date_time(seconds: u64) -> [u8; 19] {
+    let days = i64::try_from(seconds / 86_400).unwrap_or_default();
+    let of_day = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let text = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    );
+    let mut bytes = [b'0'; 19];
+    let length = text.len().min(19);
+    bytes[..length].copy_from_slice(&text.as_bytes()[..length]);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What tracing's own text or JSON layer (as the server configures it) writes for `line`.
+    fn as_tracing_writes_it(shape: Shape, line: &AccessLine<'_>) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false);
+        match shape {
+            Shape::Text => tracing::subscriber::with_default(
+                builder.fmt_fields(crate::logging::EscapedFields).finish(),
+                || log(line),
+            ),
+            Shape::Json => tracing::subscriber::with_default(
+                builder.json().flatten_event(true).finish(),
+                || log(line),
+            ),
+        }
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// What [`AccessLayer`] writes for `line`.
+    fn ours(shape: Shape, line: &AccessLine<'_>) -> String {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let captured = Captured::default();
+        let (writer, guard) = crate::logging::writer::start(captured.clone());
+        let subscriber = tracing_subscriber::registry().with(AccessLayer { shape, writer });
+        tracing::subscriber::with_default(subscriber, || {
+            log(line);
+            tracing::info!(target: "stagedoor::other", "not an access line");
+        });
+        drop(guard);
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// The line with its timestamp (the first 27 characters of the time) blanked.
+    fn untimed(line: &str) -> String {
+        let start = line.find("20").unwrap();
+        format!("{}{}", &line[..start], &line[start + 27..])
+    }
+
+    #[test]
+    fn the_time_is_written_as_tracing_writes_it() {
+        use tracing_subscriber::fmt::format::Writer;
+        use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+        assert_eq!(&date_time(0), b"1970-01-01T00:00:00");
+        assert_eq!(&date_time(951_825_600), b"2000-02-29T12:00:00");
+        assert_eq!(&date_time(4_107_542_399), b"2100-02-28T23:59:59");
+        assert_eq!(&date_time(1_795_724_645), b"2026-11-26T20:24:05");
+        // Against tracing's clock and formatter (again if a second turned in between).
+        for _ in 0..3 {
+            let mut theirs = String::new();
+            SystemTime
+                .format_time(&mut Writer::new(&mut theirs))
+                .unwrap();
+            let mut ours = Vec::new();
+            timestamp(&mut ours).unwrap();
+            let ours = String::from_utf8(ours).unwrap();
+            assert_eq!(ours.len(), theirs.len());
+            if ours[..19] == theirs[..19] {
+                return;
+            }
+        }
+        panic!("the seconds never agreed");
+    }
+
+    #[test]
+    fn access_lines_are_exactly_what_the_tracing_layers_write() {
+        let lines = [
+            AccessLine {
+                request_id: "b3dd9ce70000000000000000",
+                method: "GET",
+                path: "/api/auth/.well-known/jwks.json",
+                status: 200,
+                duration_ms: 0.016390000000000002,
+                trace_id: None,
+            },
+            AccessLine {
+                request_id: "abc-1",
+                method: "POST",
+                path: "/api/auth/nope/x%0Ay\"\\\u{1b}é",
+                status: 404,
+                duration_ms: 1234.5,
+                trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+            },
+            AccessLine {
+                request_id: "x\ny",
+                method: "PATCH",
+                path: "/",
+                status: 503,
+                duration_ms: 0.0000007,
+                trace_id: Some("a\"b"),
+            },
+        ];
+        for shape in [Shape::Text, Shape::Json] {
+            for line in &lines {
+                let expected = as_tracing_writes_it(shape, line);
+                let actual = ours(shape, line);
+                assert_eq!(untimed(&actual), untimed(&expected), "{shape:?}");
+                assert_eq!(actual.len(), expected.len(), "{shape:?}: {actual}");
+            }
+        }
+    }
+}
