@@ -83,41 +83,16 @@ pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 pub fn router(shared: SharedState) -> App {
     // CORS is set at start-up: `backend.cors` changes need a restart.
     let cors = shared.load().web.cors.as_ref().map(cors::layer);
-    let dispatching = Dispatch(shared.clone());
     tower::ServiceBuilder::new()
         .option_layer(cors)
-        .layer(request_log::RequestLogLayer(shared))
-        .service(dispatching)
+        .service(request_log::RequestLog(shared))
 }
 
 /// The type [`router`] builds.
 pub type App = tower::util::Either<
-    tower_http::cors::Cors<request_log::RequestLog<Dispatch>>,
-    request_log::RequestLog<Dispatch>,
+    tower_http::cors::Cors<request_log::RequestLog>,
+    request_log::RequestLog,
 >;
-
-/// [`dispatch`] as a service.
-#[derive(Clone)]
-pub struct Dispatch(SharedState);
-
-impl tower::Service<Request> for Dispatch {
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let shared = self.0.clone();
-        Box::pin(async move { Ok(dispatch(State(shared), request).await) })
-    }
-}
 
 /// `/metrics` alone, for a separate metrics address.
 pub fn metrics_router(shared: SharedState) -> Router {
@@ -143,7 +118,7 @@ fn metrics_response(state: &AppState) -> Response {
         .into_response()
 }
 
-async fn dispatch(State(shared): State<SharedState>, request: Request) -> Response {
+async fn dispatch(shared: SharedState, request: Request) -> Response {
     let state = shared.load_full();
     // Routing works on the parts (keeping the future `Send`); only the token endpoint,
     // which owns the body, reads it.

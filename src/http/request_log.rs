@@ -14,11 +14,12 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::Response;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use crate::telemetry::{self, TraceParent};
 
-const HEADER: &str = "x-request-id";
+const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_INCOMING_CHARS: usize = 128;
 
 /// The request id, for handlers (audit events) that want it: the header value itself, so the
@@ -33,40 +34,20 @@ impl RequestId {
     }
 }
 
-/// The layer that puts [`RequestLog`] around the router. A hand-written service rather than
-/// `axum::middleware::from_fn`, which clones the inner service and boxes a `Next` for each
-/// request: this one calls the inner service in place.
+/// The service every request goes through (inside CORS): the request log, the security
+/// headers and closing while draining around [`super::dispatch`]. A hand-written service
+/// rather than `axum::middleware::from_fn`, which clones the inner service and boxes a `Next`
+/// for each request: this one makes one boxed future.
 #[derive(Clone)]
-pub struct RequestLogLayer(pub super::SharedState);
+pub struct RequestLog(pub super::SharedState);
 
-impl<S> tower::Layer<S> for RequestLogLayer {
-    type Service = RequestLog<S>;
-
-    fn layer(&self, inner: S) -> RequestLog<S> {
-        RequestLog {
-            inner,
-            shared: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct RequestLog<S> {
-    inner: S,
-    shared: super::SharedState,
-}
-
-impl<S> tower::Service<Request> for RequestLog<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
-{
+impl tower::Service<Request> for RequestLog {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
@@ -83,7 +64,7 @@ where
         let route = crate::metrics::route_of(&path);
         let incoming = request
             .headers()
-            .get("traceparent")
+            .get(TRACEPARENT)
             .and_then(|value| value.to_str().ok())
             .and_then(TraceParent::parse);
         // Probes every few seconds would bury the traces that matter.
@@ -91,10 +72,10 @@ where
             "healthz" | "readyz" => tracing::Span::none(),
             _ => telemetry::server_span(&method, route, &path, incoming),
         };
-        let handling = self.inner.call(request);
-        let shared = self.shared.clone();
+        let shared = self.0.clone();
         Box::pin(async move {
-            let Ok(mut response) = telemetry::in_request(incoming, span.clone(), handling).await;
+            let handling = super::dispatch(shared.clone(), request);
+            let mut response = telemetry::in_request(incoming, span.clone(), handling).await;
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
             telemetry::record_status(&span, status);
