@@ -89,10 +89,8 @@ pub fn router(shared: SharedState) -> App {
 }
 
 /// The type [`router`] builds.
-pub type App = tower::util::Either<
-    tower_http::cors::Cors<request_log::RequestLog>,
-    request_log::RequestLog,
->;
+pub type App =
+    tower::util::Either<tower_http::cors::Cors<request_log::RequestLog>, request_log::RequestLog>;
 
 /// `/metrics` alone, for a separate metrics address.
 pub fn metrics_router(shared: SharedState) -> Router {

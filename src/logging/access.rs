@@ -242,22 +242,9 @@ fn date_time(seconds: u64) -> [u8; 19] {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use crate::logging::Captured;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What tracing's own text or JSON layer (as the server configures it) writes for `line`.
     fn as_tracing_writes_it(shape: Shape, line: &AccessLine<'_>) -> String {
