@@ -105,6 +105,19 @@ async fn slow_and_idle_clients_are_cut_off_and_healthz_keeps_answering() {
         .await
         .unwrap();
     assert!(closed >= Duration::from_millis(900), "{closed:?}");
+
+    // The start of a second request sent along with a first one, never finished: closed too.
+    let mut socket = TcpStream::connect(address).await.unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut socket, Duration::from_secs(4))
+            .await
+            .is_some(),
+        "a half-sent pipelined request does not hold the connection"
+    );
 }
 
 #[tokio::test]
