@@ -76,13 +76,15 @@ pub fn main() -> ExitCode {
 
 fn doctor(configs: &[PathBuf], format: ReportFormat, offline: bool) -> ExitCode {
     // Only warnings from libraries, so the report is the output.
-    let logs = init_logging(
+    let Some(logs) = init_logging(
         &LoggingSettings {
             format: LogFormat::Text,
             level: "warn".into(),
         },
         None,
-    );
+    ) else {
+        return ExitCode::FAILURE;
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,7 +124,9 @@ fn serve(configs: &[PathBuf]) -> ExitCode {
         }
     };
     let (traces, tracer, trouble) = start_tracing(runtime.handle());
-    let logs = init_logging(&settings.logging, tracer);
+    let Some(logs) = init_logging(&settings.logging, tracer) else {
+        return ExitCode::FAILURE;
+    };
     if let Some(trouble) = trouble {
         tracing::warn!("traces are not exported: {trouble}");
     }
@@ -179,8 +183,9 @@ fn start_tracing(
 /// hundred times a second at most, so a request never waits on stderr and logging costs no
 /// system call per line; none is dropped, and every line is out once the returned guard is
 /// dropped. The access log skips tracing's formatting (see [`crate::logging::access`]). With
-/// `tracer`, stagedoor's spans are exported.
-fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> LogGuard {
+/// `tracer`, stagedoor's spans are exported. `None`, said on stderr, if the writer thread
+/// cannot start.
+fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> Option<LogGuard> {
     use crate::logging::access;
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::{FilterExt as _, filter_fn};
@@ -191,7 +196,13 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> LogGua
             .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.level))
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
     };
-    let (writer, guard) = crate::logging::writer::start(std::io::stderr());
+    let (writer, guard) = match crate::logging::writer::start(std::io::stderr()) {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!("stagedoor: cannot start the log writer thread: {error}");
+            return None;
+        }
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer.clone());
     let (fmt, shape) = match settings.format {
@@ -227,5 +238,5 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> LogGua
         .with(access)
         .with(spans)
         .init();
-    guard
+    Some(guard)
 }

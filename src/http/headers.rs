@@ -45,13 +45,7 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
 ];
 
 /// The security headers, as one map to start every response's headers from.
-static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
-    let mut headers = HeaderMap::with_capacity(2 * SECURITY_HEADERS.len());
-    for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, value);
-    }
-    headers
-});
+static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| SECURITY_HEADERS.into_iter().collect());
 
 /// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
 /// They come first, as helmet sets them before any handler runs; copying a ready map and

@@ -57,8 +57,8 @@ impl tower::Service<Request> for RequestLog {
             .get(HEADER)
             .filter(|value| value.to_str().is_ok_and(is_well_formed))
             .cloned()
-            .unwrap_or_else(next_id);
-        request.extensions_mut().insert(RequestId(id.clone()));
+            .map_or_else(|| RequestId(next_id()), RequestId);
+        request.extensions_mut().insert(id.clone());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let route = crate::metrics::route_of(&path);
@@ -85,14 +85,14 @@ impl tower::Service<Request> for RequestLog {
             state.metrics.request(route, status, elapsed);
             let trace_id = telemetry::current_trace_id(incoming, &span);
             crate::logging::access::log(&crate::logging::access::AccessLine {
-                request_id: id.to_str().unwrap_or_default(),
+                request_id: id.as_str(),
                 method: method.as_str(),
                 path: &path,
                 status,
                 duration_ms: elapsed.as_secs_f64() * 1000.0,
                 trace_id: trace_id.as_deref(),
             });
-            response.headers_mut().insert(HEADER, id);
+            response.headers_mut().insert(HEADER, id.0);
             Ok(response)
         })
     }

@@ -271,7 +271,7 @@ mod tests {
     fn ours(shape: Shape, line: &AccessLine<'_>) -> String {
         use tracing_subscriber::layer::SubscriberExt as _;
         let captured = Captured::default();
-        let (writer, guard) = crate::logging::writer::start(captured.clone());
+        let (writer, guard) = crate::logging::writer::start(captured.clone()).unwrap();
         let subscriber = tracing_subscriber::registry().with(AccessLayer { shape, writer });
         tracing::subscriber::with_default(subscriber, || {
             log(line);

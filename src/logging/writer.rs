@@ -52,19 +52,19 @@ pub struct LogGuard {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Starts the writer thread over `output` (stderr in the server).
-pub fn start(output: impl Write + Send + 'static) -> (LogWriter, LogGuard) {
+/// Starts the writer thread over `output` (stderr in the server). Without that thread lines
+/// would pile up unwritten, so failing to start it is an error.
+pub fn start(output: impl Write + Send + 'static) -> std::io::Result<(LogWriter, LogGuard)> {
     let shared = Arc::new(Shared::default());
     let writer = shared.clone();
     let thread = std::thread::Builder::new()
         .name("stagedoor-log".into())
-        .spawn(move || write_lines(&writer, output))
-        .ok();
+        .spawn(move || write_lines(&writer, output))?;
     let guard = LogGuard {
         shared: shared.clone(),
-        thread,
+        thread: Some(thread),
     };
-    (LogWriter(shared), guard)
+    Ok((LogWriter(shared), guard))
 }
 
 fn write_lines(shared: &Shared, mut output: impl Write) {
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn every_line_is_written_by_the_time_the_guard_is_dropped() {
         let captured = Captured::default();
-        let (writer, guard) = super::start(captured.clone());
+        let (writer, guard) = super::start(captured.clone()).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|thread| {
                 let mut writer = writer.clone();
