@@ -8,4 +8,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 tests/node-backstage/setup.sh
 tests/idp/setup.sh
 tests/clients/setup.sh
-cargo test --all-targets "$@"
+# A failing test's message first: a backtrace (RUST_BACKTRACE=1 from the caller) is long enough
+# to push it out of a CI log's excerpt. STAGEDOOR_TEST_BACKTRACE=1 brings backtraces back.
+RUST_BACKTRACE="${STAGEDOOR_TEST_BACKTRACE:-0}" cargo test --all-targets "$@"

@@ -15,6 +15,9 @@ pub fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
-        .pool_idle_timeout(Duration::from_secs(30))
+        // Below Node's 5 s keep-alive (the catalog, many IdPs and proxies): a connection the
+        // server may be closing at that moment is never reused for a request, which would fail
+        // with "connection closed before message completed".
+        .pool_idle_timeout(Duration::from_secs(4))
         .user_agent(concat!("stagedoor/", env!("CARGO_PKG_VERSION")))
 }
