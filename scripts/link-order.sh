@@ -27,7 +27,7 @@ until curl -sf -o /dev/null "$BASE/.well-known/jwks.json"; do
   sleep 0.2
 done
 # Start-up so far goes in a part of its own; what follows is what requests run.
-callgrind_control --dump=startup "$PID" >/dev/null
+callgrind_control --dump=startup "$PID" >/dev/null 2>&1
 # The requests of a running deployment: sign-in, refresh, the keys, user info, health, errors.
 for _ in $(seq 1 20); do
   token=$(curl -sf -H 'X-Requested-With: XMLHttpRequest' "$BASE/guest/refresh" |

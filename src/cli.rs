@@ -219,10 +219,16 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> Option
         (fmt.with_filter(filter()).boxed(), None)
     } else {
         let others = filter_fn(|metadata| metadata.target() != access::TARGET);
-        let only_access = filter_fn(|metadata| metadata.target() == access::TARGET);
+        let only_access = || filter_fn(|metadata| metadata.target() == access::TARGET);
+        if access::lets_through(filter().and(only_access())) {
+            access::write_directly(access::AccessLayer {
+                shape,
+                writer: writer.clone(),
+            });
+        }
         (
             fmt.with_filter(filter().and(others)).boxed(),
-            Some(access::AccessLayer { shape, writer }.with_filter(filter().and(only_access))),
+            Some(access::AccessLayer { shape, writer }.with_filter(filter().and(only_access()))),
         )
     };
     let spans = tracer.map(|tracer| {

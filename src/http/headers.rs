@@ -48,10 +48,14 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
 static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| SECURITY_HEADERS.into_iter().collect());
 
 /// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
-/// They come first, as helmet sets them before any handler runs; copying a ready map and
-/// putting the handler's few headers into it is cheaper than hashing ten names per response.
+/// They come first, as helmet sets them before any handler runs. Copying a ready map costs
+/// less than hashing ten names into a new one; the copy has no room to spare, so it is made
+/// room for the handler's headers and the two that follow (CORS, the request id) at once,
+/// rather than growing twice on the way.
 pub fn add_security_headers(response: &mut Response) {
-    let own = std::mem::replace(response.headers_mut(), SECURITY_MAP.clone());
+    let mut headers = SECURITY_MAP.clone();
+    headers.reserve(response.headers().keys_len() + 2);
+    let own = std::mem::replace(response.headers_mut(), headers);
     let headers = response.headers_mut();
     let mut last: Option<HeaderName> = None;
     for (name, value) in own {

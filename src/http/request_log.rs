@@ -74,7 +74,9 @@ impl tower::Service<Request> for RequestLog {
         };
         let shared = self.0.clone();
         Box::pin(async move {
-            let handling = super::dispatch(shared.clone(), request);
+            // Boxed: moved on through the telemetry wrapper, the handlers' large state would
+            // be copied at each step.
+            let handling = Box::pin(super::dispatch(shared.clone(), request));
             let mut response = telemetry::in_request(incoming, span.clone(), handling).await;
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
@@ -89,7 +91,8 @@ impl tower::Service<Request> for RequestLog {
                 method: method.as_str(),
                 path: &path,
                 status,
-                duration_ms: elapsed.as_secs_f64() * 1000.0,
+                // Whole microseconds: a log line needs no more, and they print quickly.
+                duration_ms: elapsed.as_micros() as f64 / 1000.0,
                 trace_id: trace_id.as_deref(),
             });
             response.headers_mut().insert(HEADER, id.0);

@@ -32,8 +32,57 @@ pub enum Shape {
     Json,
 }
 
-/// Logs `line` (the `stagedoor::access` event).
+/// Where access lines go without a tracing event, once [`write_directly`] has been called.
+static DIRECT: std::sync::OnceLock<AccessLayer> = std::sync::OnceLock::new();
+
+/// Logs `line` (the `stagedoor::access` event): straight into the log writer when the server
+/// set that up, else as a tracing event.
 pub fn log(line: &AccessLine<'_>) {
+    match DIRECT.get() {
+        Some(direct) => direct.write(line),
+        None => event(line),
+    }
+}
+
+/// From now on, access lines skip tracing (its dispatch, filters and field visits: a few per
+/// cent of a JWKS request) and are written by `layer` at once. For a filter that
+/// [`lets_through`] the access line, where the result is the same line.
+pub fn write_directly(layer: AccessLayer) {
+    let _ = DIRECT.set(layer);
+}
+
+/// Whether `filter` (`RUST_LOG`'s) lets the access line through, found out by logging one to
+/// a subscriber of its own (asking `tracing::enabled!` would leave per-layer filter state
+/// behind on the thread).
+pub fn lets_through<F>(filter: F) -> bool
+where
+    F: tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    struct Seen(Arc<AtomicBool>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let seen = Arc::new(AtomicBool::new(false));
+    let probe = tracing_subscriber::registry().with(Seen(seen.clone()).with_filter(filter));
+    let line = AccessLine {
+        request_id: "",
+        method: "GET",
+        path: "/",
+        status: 200,
+        duration_ms: 0.0,
+        trace_id: None,
+    };
+    tracing::subscriber::with_default(probe, || event(&line));
+    seen.load(Ordering::Relaxed)
+}
+
+fn event(line: &AccessLine<'_>) {
     tracing::info!(
         target: TARGET,
         request_id = %line.request_id,
@@ -120,8 +169,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AccessLayer {
             }
             fields.has_trace_id = false;
             event.record(fields);
-            let mut line = std::mem::take(&mut fields.line);
-            line.clear();
             let access = AccessLine {
                 request_id: &fields.request_id,
                 method: &fields.method,
@@ -131,15 +178,32 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AccessLayer {
                 trace_id: fields.has_trace_id.then_some(fields.trace_id.as_str()),
             };
             // Writing into a Vec cannot fail.
-            let _ = format(self.shape, &access, &mut line);
-            self.writer.append(&line);
-            fields.line = line;
+            let _ = format(self.shape, &access, &mut fields.line);
+            self.writer.append(&fields.line);
         });
     }
 }
 
+impl AccessLayer {
+    /// Formats and writes `line` (the direct path of [`log`]).
+    fn write(&self, line: &AccessLine<'_>) {
+        LINE.with_borrow_mut(|out| {
+            // Writing into a Vec cannot fail.
+            let _ = format(self.shape, line, out);
+            self.writer.append(out);
+        });
+    }
+}
+
+thread_local! {
+    /// The direct path's line buffer, reused for every line of a thread.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Replaces `out` with `line` in `shape`.
 fn format(shape: Shape, line: &AccessLine<'_>, out: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Write as _;
+    out.clear();
     match shape {
         Shape::Text => {
             timestamp(out)?;
@@ -149,11 +213,10 @@ fn format(shape: Shape, line: &AccessLine<'_>, out: &mut Vec<u8>) -> std::io::Re
             out.extend_from_slice(super::escape_controls(line.method).as_bytes());
             out.extend_from_slice(b" path=");
             out.extend_from_slice(super::escape_controls(line.path).as_bytes());
-            write!(
-                out,
-                " status={} duration_ms={}",
-                line.status, line.duration_ms
-            )?;
+            out.extend_from_slice(b" status=");
+            push_decimal(out, u64::from(line.status));
+            out.extend_from_slice(b" duration_ms=");
+            push_milliseconds(out, line.duration_ms)?;
             if let Some(trace_id) = line.trace_id {
                 // Debug-quoted, as tracing writes a string field (no control character left).
                 write!(out, " trace_id={trace_id:?}")?;
@@ -179,6 +242,51 @@ fn format(shape: Shape, line: &AccessLine<'_>, out: &mut Vec<u8>) -> std::io::Re
     }
     out.push(b'\n');
     Ok(())
+}
+
+/// `number` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // A decimal digit: always below 10.
+        digits[start] = b'0' + u8::try_from(number % 10).unwrap_or(0);
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `milliseconds` as `{}` writes an `f64`. A whole number of microseconds (what the server
+/// measures) is written directly: that `f64` is the one nearest to `k / 1000`, so the shortest
+/// decimal that gives it back, which `{}` writes, is `k / 1000` itself. Anything else goes
+/// through `{}`.
+fn push_milliseconds(out: &mut Vec<u8>, milliseconds: f64) -> std::io::Result<()> {
+    let thousandths = (milliseconds * 1000.0).round();
+    if milliseconds.is_sign_positive() && thousandths < 1e15 && thousandths / 1000.0 == milliseconds
+    {
+        // A whole number below 10^15: exact as a u64.
+        let thousandths = thousandths as u64;
+        push_decimal(out, thousandths / 1000);
+        let fraction = thousandths % 1000;
+        if fraction != 0 {
+            out.push(b'.');
+            let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+            // Without trailing zeros.
+            let kept = 3
+                - usize::from(fraction.is_multiple_of(10))
+                - usize::from(fraction.is_multiple_of(100));
+            for digit in &digits[..kept] {
+                out.push(b'0' + u8::try_from(*digit).unwrap_or(0));
+            }
+        }
+        return Ok(());
+    }
+    use std::io::Write as _;
+    write!(out, "{milliseconds}")
 }
 
 /// The time as tracing's layers write it (RFC 3339, microseconds, UTC). The date and time of
@@ -282,6 +390,16 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
+    /// What the direct path writes for `line`.
+    fn direct(shape: Shape, line: &AccessLine<'_>) -> String {
+        let captured = Captured::default();
+        let (writer, guard) = crate::logging::writer::start(captured.clone()).unwrap();
+        AccessLayer { shape, writer }.write(line);
+        drop(guard);
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
     /// The line with its timestamp (the first 27 characters of the time) blanked.
     fn untimed(line: &str) -> String {
         let start = line.find("20").unwrap();
@@ -333,6 +451,38 @@ mod tests {
                 trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736"),
             },
             AccessLine {
+                request_id: "a",
+                method: "GET",
+                path: "/",
+                status: 200,
+                duration_ms: 0.123,
+                trace_id: None,
+            },
+            AccessLine {
+                request_id: "b",
+                method: "GET",
+                path: "/",
+                status: 200,
+                duration_ms: 2.0,
+                trace_id: None,
+            },
+            AccessLine {
+                request_id: "c",
+                method: "GET",
+                path: "/",
+                status: 0,
+                duration_ms: 0.0,
+                trace_id: None,
+            },
+            AccessLine {
+                request_id: "d",
+                method: "GET",
+                path: "/",
+                status: 200,
+                duration_ms: 98_765.4,
+                trace_id: None,
+            },
+            AccessLine {
                 request_id: "x\ny",
                 method: "PATCH",
                 path: "/",
@@ -344,10 +494,22 @@ mod tests {
         for shape in [Shape::Text, Shape::Json] {
             for line in &lines {
                 let expected = as_tracing_writes_it(shape, line);
-                let actual = ours(shape, line);
-                assert_eq!(untimed(&actual), untimed(&expected), "{shape:?}");
-                assert_eq!(actual.len(), expected.len(), "{shape:?}: {actual}");
+                for actual in [ours(shape, line), direct(shape, line)] {
+                    assert_eq!(untimed(&actual), untimed(&expected), "{shape:?}");
+                    assert_eq!(actual.len(), expected.len(), "{shape:?}: {actual}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn access_lines_skip_tracing_only_where_rust_log_lets_them_through() {
+        let through =
+            |directives: &str| lets_through(tracing_subscriber::EnvFilter::new(directives));
+        assert!(through("info"));
+        assert!(through("error,stagedoor::access=info"));
+        assert!(!through("warn"));
+        assert!(!through("info,stagedoor::access=off"));
+        assert!(!through("info,stagedoor=warn"));
     }
 }
