@@ -215,21 +215,17 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> Option
         ),
     };
     // Coloured lines for a terminal come from tracing's own layer, the access log's too.
-    let (fmt, access) = if ansi && settings.format == LogFormat::Text {
-        (fmt.with_filter(filter()).boxed(), None)
+    // Otherwise access lines skip tracing (where the filter lets them through at all), and
+    // tracing's layer writes every other target.
+    let fmt = if ansi && settings.format == LogFormat::Text {
+        fmt.with_filter(filter()).boxed()
     } else {
-        let others = filter_fn(|metadata| metadata.target() != access::TARGET);
-        let only_access = || filter_fn(|metadata| metadata.target() == access::TARGET);
-        if access::lets_through(filter().and(only_access())) {
-            access::write_directly(access::AccessLayer {
-                shape,
-                writer: writer.clone(),
-            });
+        let only_access = filter_fn(|metadata| metadata.target() == access::TARGET);
+        if access::lets_through(filter().and(only_access)) {
+            access::write_directly(access::AccessWriter { shape, writer });
         }
-        (
-            fmt.with_filter(filter().and(others)).boxed(),
-            Some(access::AccessLayer { shape, writer }.with_filter(filter().and(only_access()))),
-        )
+        let others = filter_fn(|metadata| metadata.target() != access::TARGET);
+        fmt.with_filter(filter().and(others)).boxed()
     };
     let spans = tracer.map(|tracer| {
         tracing_opentelemetry::layer()
@@ -239,10 +235,6 @@ fn init_logging(settings: &LoggingSettings, tracer: Option<SdkTracer>) -> Option
                     .with_target(telemetry::TARGET, tracing::Level::INFO),
             )
     });
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(access)
-        .with(spans)
-        .init();
+    tracing_subscriber::registry().with(fmt).with(spans).init();
     Some(guard)
 }

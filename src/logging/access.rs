@@ -1,13 +1,11 @@
 //! The access log: one line per request, the busiest line stagedoor writes (every JWKS fetch,
-//! every refresh). Its event is formatted by [`AccessLayer`] rather than tracing's generic
-//! layers, straight into the log writer's buffer, in exactly the shape the text and JSON layers
-//! give it (the tests below hold the two side by side). `RUST_LOG` decides whether it is
-//! written as for any event; without the layer (tests, a terminal) tracing's layers write it.
+//! every refresh). Where `RUST_LOG` lets it through, the server has [`AccessWriter`] format it
+//! straight into the log writer's buffer, without a tracing event, in exactly the shape the
+//! text and JSON layers give it (the tests below hold the two side by side). Elsewhere (tests,
+//! a terminal's coloured lines) it is a tracing event that tracing's layers write.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 
-use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
 use super::writer::LogWriter;
@@ -33,7 +31,7 @@ pub enum Shape {
 }
 
 /// Where access lines go without a tracing event, once [`write_directly`] has been called.
-static DIRECT: std::sync::OnceLock<AccessLayer> = std::sync::OnceLock::new();
+static DIRECT: std::sync::OnceLock<AccessWriter> = std::sync::OnceLock::new();
 
 /// Logs `line` (the `stagedoor::access` event): straight into the log writer when the server
 /// set that up, else as a tracing event.
@@ -45,10 +43,10 @@ pub fn log(line: &AccessLine<'_>) {
 }
 
 /// From now on, access lines skip tracing (its dispatch, filters and field visits: a few per
-/// cent of a JWKS request) and are written by `layer` at once. For a filter that
+/// cent of a JWKS request) and are written by `writer` at once. For a filter that
 /// [`lets_through`] the access line, where the result is the same line.
-pub fn write_directly(layer: AccessLayer) {
-    let _ = DIRECT.set(layer);
+pub fn write_directly(writer: AccessWriter) {
+    let _ = DIRECT.set(writer);
 }
 
 /// Whether `filter` (`RUST_LOG`'s) lets the access line through, found out by logging one to
@@ -95,96 +93,13 @@ fn event(line: &AccessLine<'_>) {
     );
 }
 
-/// Writes `stagedoor::access` events (and nothing else) in `shape` to `writer`. Give tracing's
-/// own layer every other target.
-pub struct AccessLayer {
+/// Writes access lines in `shape` to `writer` (the direct path of [`log`]).
+pub struct AccessWriter {
     pub shape: Shape,
     pub writer: LogWriter,
 }
 
-/// An event's fields, gathered into buffers reused for every line of a thread.
-#[derive(Default)]
-struct Fields {
-    request_id: String,
-    method: String,
-    path: String,
-    trace_id: String,
-    has_trace_id: bool,
-    status: u16,
-    duration_ms: f64,
-    line: Vec<u8>,
-}
-
-thread_local! {
-    static FIELDS: RefCell<Fields> = RefCell::new(Fields::default());
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let into = match field.name() {
-            "request_id" => &mut self.request_id,
-            "method" => &mut self.method,
-            "path" => &mut self.path,
-            _ => return,
-        };
-        // Writing into a String cannot fail.
-        let _ = write!(into, "{value:?}");
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "trace_id" {
-            self.trace_id.push_str(value);
-            self.has_trace_id = true;
-        } else {
-            self.record_debug(field, &value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "status" {
-            self.status = u16::try_from(value).unwrap_or(u16::MAX);
-        }
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == "duration_ms" {
-            self.duration_ms = value;
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AccessLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != TARGET {
-            return;
-        }
-        FIELDS.with_borrow_mut(|fields| {
-            for text in [
-                &mut fields.request_id,
-                &mut fields.method,
-                &mut fields.path,
-                &mut fields.trace_id,
-            ] {
-                text.clear();
-            }
-            fields.has_trace_id = false;
-            event.record(fields);
-            let access = AccessLine {
-                request_id: &fields.request_id,
-                method: &fields.method,
-                path: &fields.path,
-                status: fields.status,
-                duration_ms: fields.duration_ms,
-                trace_id: fields.has_trace_id.then_some(fields.trace_id.as_str()),
-            };
-            // Writing into a Vec cannot fail.
-            let _ = format(self.shape, &access, &mut fields.line);
-            self.writer.append(&fields.line);
-        });
-    }
-}
-
-impl AccessLayer {
+impl AccessWriter {
     /// Formats and writes `line` (the direct path of [`log`]).
     fn write(&self, line: &AccessLine<'_>) {
         LINE.with_borrow_mut(|out| {
@@ -375,26 +290,11 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
-    /// What [`AccessLayer`] writes for `line`.
-    fn ours(shape: Shape, line: &AccessLine<'_>) -> String {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let captured = Captured::default();
-        let (writer, guard) = crate::logging::writer::start(captured.clone()).unwrap();
-        let subscriber = tracing_subscriber::registry().with(AccessLayer { shape, writer });
-        tracing::subscriber::with_default(subscriber, || {
-            log(line);
-            tracing::info!(target: "stagedoor::other", "not an access line");
-        });
-        drop(guard);
-        let bytes = captured.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
     /// What the direct path writes for `line`.
     fn direct(shape: Shape, line: &AccessLine<'_>) -> String {
         let captured = Captured::default();
         let (writer, guard) = crate::logging::writer::start(captured.clone()).unwrap();
-        AccessLayer { shape, writer }.write(line);
+        AccessWriter { shape, writer }.write(line);
         drop(guard);
         let bytes = captured.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
@@ -494,10 +394,9 @@ mod tests {
         for shape in [Shape::Text, Shape::Json] {
             for line in &lines {
                 let expected = as_tracing_writes_it(shape, line);
-                for actual in [ours(shape, line), direct(shape, line)] {
-                    assert_eq!(untimed(&actual), untimed(&expected), "{shape:?}");
-                    assert_eq!(actual.len(), expected.len(), "{shape:?}: {actual}");
-                }
+                let actual = direct(shape, line);
+                assert_eq!(untimed(&actual), untimed(&expected), "{shape:?}");
+                assert_eq!(actual.len(), expected.len(), "{shape:?}: {actual}");
             }
         }
     }
