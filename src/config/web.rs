@@ -6,7 +6,7 @@ use url::Url;
 use super::model::{RawBackend, RawCors, RawDiscoveryEndpoint, RawDiscoveryTarget, RawStagedoor};
 use super::validator::Validator;
 use super::values::OneOrMany;
-use crate::http::cors::CorsSettings;
+use crate::http::cors::{CorsConfig, CorsSettings};
 
 pub(super) fn external_base_url(
     v: &mut Validator,
@@ -49,21 +49,24 @@ pub(super) fn trim_slash(url: &str) -> String {
 
 pub(super) fn cors_settings(v: &mut Validator, cors: RawCors) -> CorsSettings {
     let origins = cors.origin.map(OneOrMany::into_vec).unwrap_or_default();
-    CorsSettings {
+    let methods = cors.methods.map(OneOrMany::into_vec).unwrap_or_else(|| {
+        ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    let allowed_headers = cors.allowed_headers.map(OneOrMany::into_vec);
+    let exposed_headers = cors
+        .exposed_headers
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default();
+    CorsSettings::new(CorsConfig {
         origins: v.patterns("backend.cors.origin", &origins),
-        methods: cors.methods.map(OneOrMany::into_vec).unwrap_or_else(|| {
-            ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
-                .map(str::to_owned)
-                .to_vec()
-        }),
-        allowed_headers: cors.allowed_headers.map(OneOrMany::into_vec),
-        exposed_headers: cors
-            .exposed_headers
-            .map(OneOrMany::into_vec)
-            .unwrap_or_default(),
+        methods: &methods,
+        allowed_headers: allowed_headers.as_deref(),
+        exposed_headers: &exposed_headers,
         credentials: cors.credentials.unwrap_or(false),
         max_age_secs: cors.max_age,
-    }
+    })
 }
 
 /// `backend.auth.externalAccess` static tokens: recognised so `/v1/userinfo` can say they are

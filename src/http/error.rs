@@ -157,10 +157,12 @@ pub fn no_store(headers: &mut http::HeaderMap) {
 }
 
 pub fn json_bytes_response(status: StatusCode, body: bytes::Bytes) -> Response {
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    // Built on the security headers, which every response gets anyway.
+    let mut headers = super::headers::security_headers();
+    headers.insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+    *response.headers_mut() = headers;
     response
 }
 

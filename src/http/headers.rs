@@ -44,23 +44,54 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
-/// The security headers, as one map to start every response's headers from.
-static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| SECURITY_HEADERS.into_iter().collect());
+/// The security headers, as one map to start every response's headers from. Its index is
+/// sized for twenty headers, and a copy keeps that size: a response's own headers, CORS's and
+/// the request id then go in without re-hashing the ten (their list grows once, by a plain
+/// copy).
+static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
+    let mut map = HeaderMap::with_capacity(20);
+    map.extend(SECURITY_HEADERS);
+    map
+});
 
-/// Adds the security headers a handler did not set itself (the popup page sets its own CSP).
-/// They come first, as helmet sets them before any handler runs. Copying a ready map costs
-/// less than hashing ten names into a new one; the copy has no room to spare, so it is made
-/// room for the handler's headers and the two that follow (CORS, the request id) at once,
-/// rather than growing twice on the way.
-pub fn add_security_headers(response: &mut Response) {
-    let mut headers = SECURITY_MAP.clone();
-    headers.reserve(response.headers().keys_len() + 2);
+/// A new response's headers, starting with the security headers: a handler that builds its
+/// headers on these spares [`add_security_headers`] the merge (the busiest answers, JSON, do).
+pub fn security_headers() -> HeaderMap {
+    SECURITY_MAP.clone()
+}
+
+/// Whether `headers` begin with the ten security headers (built on [`security_headers`]).
+fn begins_with_security_headers(headers: &HeaderMap) -> bool {
+    headers.keys_len() >= SECURITY_HEADERS.len()
+        && headers
+            .keys()
+            .zip(&SECURITY_HEADERS)
+            .all(|(name, (security, _))| name == security)
+}
+
+/// Adds the security headers a handler did not set itself (the popup page sets its own CSP),
+/// then what `between` adds (CORS), then the handler's own: Backstage's order, helmet and
+/// `cors` run before any handler. Headers built on [`security_headers`] have them already;
+/// `between` then adds its own after the handler's (the order of different header fields
+/// carries no meaning, RFC 9110 §5.3).
+pub fn add_security_headers(response: &mut Response, between: impl FnOnce(&mut HeaderMap)) {
+    if begins_with_security_headers(response.headers()) {
+        between(response.headers_mut());
+        return;
+    }
+    let mut headers = security_headers();
+    between(&mut headers);
     let own = std::mem::replace(response.headers_mut(), headers);
     let headers = response.headers_mut();
     let mut last: Option<HeaderName> = None;
     for (name, value) in own {
         // A name comes once, followed by `None` for each further value it has.
         match name {
+            // `Vary` adds to CORS's, as the `vary` package does.
+            Some(name) if name == header::VARY => {
+                headers.append(name.clone(), value);
+                last = Some(name);
+            }
             Some(name) => {
                 headers.insert(name.clone(), value);
                 last = Some(name);
@@ -89,7 +120,7 @@ mod tests {
         );
         own.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
         own.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
-        add_security_headers(&mut response);
+        add_security_headers(&mut response, |_| {});
         let headers = response.headers();
         assert_eq!(
             headers.keys().next(),

@@ -75,22 +75,16 @@ pub struct AppState {
 /// The configuration in force, swapped whole on reload; each request keeps the one it began with.
 pub type SharedState = Arc<arc_swap::ArcSwap<AppState>>;
 
-/// The service under every request: CORS (from `backend.cors`), then the request log, the
-/// security headers and closing while draining ([`request_log::RequestLog`]), then
-/// [`dispatch`]. A plain tower stack rather than an axum `Router`: one fallback needs no
-/// router, and each of its layers cost a clone of a boxed service and a boxed future per
-/// request.
+/// The service under every request: the request log, the security headers, CORS and
+/// closing while draining ([`request_log::RequestLog`]), around [`dispatch`]. A plain tower
+/// service rather than an axum `Router`: one fallback needs no router, and each of its layers
+/// cost a clone of a boxed service and a boxed future per request.
 pub fn router(shared: SharedState) -> App {
-    // CORS is set at start-up: `backend.cors` changes need a restart.
-    let cors = shared.load().web.cors.as_ref().map(cors::layer);
-    tower::ServiceBuilder::new()
-        .option_layer(cors)
-        .service(request_log::RequestLog(shared))
+    request_log::RequestLog(shared)
 }
 
 /// The type [`router`] builds.
-pub type App =
-    tower::util::Either<tower_http::cors::Cors<request_log::RequestLog>, request_log::RequestLog>;
+pub type App = request_log::RequestLog;
 
 /// `/metrics` alone, for a separate metrics address.
 pub fn metrics_router(shared: SharedState) -> Router {
@@ -116,8 +110,7 @@ fn metrics_response(state: &AppState) -> Response {
         .into_response()
 }
 
-async fn dispatch(shared: SharedState, request: Request) -> Response {
-    let state = shared.load_full();
+async fn dispatch(state: Arc<AppState>, request: Request) -> Response {
     // Routing works on the parts (keeping the future `Send`); only the token endpoint,
     // which owns the body, reads it.
     let (request, body) = request.into_parts();
@@ -125,31 +118,29 @@ async fn dispatch(shared: SharedState, request: Request) -> Response {
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
         return root(&state, &request, body).await;
     };
-    let segments: Vec<&str> = relative_path
-        .trim_matches('/')
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .collect();
+    let mut stack = [""; SEGMENTS_ON_STACK];
+    let mut heap = Vec::new();
+    let segments = split_segments(relative_path, &mut stack, &mut heap);
     if segments.is_empty() || !(relative_path.is_empty() || relative_path.starts_with('/')) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let method = request.method.clone();
-    if let [first, second] = segments.as_slice()
+    if let [first, second] = segments
         && is(first, "v1")
         && is(second, "token")
         && !state.grants.is_empty()
     {
         return token::answer(&state, &request, body).await;
     }
-    let result = match route(&state, &method, &segments, &request).await {
+    let result = match route(&state, &method, segments, &request).await {
         Some(answered) => answered,
         None => match state
             .routes
             .iter()
             .filter(|route| route.mount == Mount::Auth)
-            .find(|route| (route.claims)(&state, &segments))
+            .find(|route| (route.claims)(&state, segments))
         {
-            Some(route) => (route.handle)(&state, &request, &segments, body).await,
+            Some(route) => (route.handle)(&state, &request, segments, body).await,
             None => Err(Error::unknown_provider(segments[0])),
         },
     };
@@ -164,6 +155,30 @@ async fn dispatch(shared: SharedState, request: Request) -> Response {
             error.into_response_for(&method, url)
         }
     }
+}
+
+/// Every route of stagedoor has fewer segments than this.
+const SEGMENTS_ON_STACK: usize = 8;
+
+/// The non-empty segments of `path`, in `stack` (no allocation per request) unless there are
+/// more than it holds.
+fn split_segments<'a>(
+    path: &'a str,
+    stack: &'a mut [&'a str; SEGMENTS_ON_STACK],
+    heap: &'a mut Vec<&'a str>,
+) -> &'a [&'a str] {
+    let mut segments = path.split('/').filter(|segment| !segment.is_empty());
+    let mut count = 0;
+    for (place, segment) in stack.iter_mut().zip(segments.by_ref()) {
+        *place = segment;
+        count += 1;
+    }
+    if count < SEGMENTS_ON_STACK {
+        return &stack[..count];
+    }
+    heap.extend_from_slice(&stack[..]);
+    heap.extend(segments);
+    heap
 }
 
 /// Paths outside `/api/auth`: `/metrics`, the health probes, and the features' root routes.
@@ -293,5 +308,28 @@ pub fn refuse_large_body(request: &Parts) -> Result<(), Error> {
             "request entity too large",
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(path: &str) -> Vec<String> {
+        let (mut stack, mut heap) = ([""; SEGMENTS_ON_STACK], Vec::new());
+        split_segments(path, &mut stack, &mut heap)
+            .iter()
+            .map(|segment| (*segment).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn segments_skip_empty_ones_and_may_outnumber_the_stack() {
+        assert_eq!(split("/guest//refresh/"), ["guest", "refresh"]);
+        assert!(split("/").is_empty() && split("").is_empty());
+        let long: Vec<String> = (0..11).map(|n| n.to_string()).collect();
+        assert_eq!(split(&format!("/{}/", long.join("/"))), long);
+        let eight: Vec<String> = (0..8).map(|n| n.to_string()).collect();
+        assert_eq!(split(&eight.join("/")), eight);
     }
 }

@@ -1,4 +1,4 @@
-//! Around every response: the security headers, `Connection: close` while draining, and one
+//! Around every response: the security headers, CORS, `Connection: close` while draining, and one
 //! log line per request, with a request id: taken from a well-formed incoming
 //! `X-Request-Id` (a proxy's), else generated, and returned in the response. Only the method,
 //! the path (never the query, which can carry codes and state), the status and the time are
@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 
+use super::cors::Preflight;
 use crate::telemetry::{self, TraceParent};
 
 const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -60,8 +61,9 @@ impl tower::Service<Request> for RequestLog {
             .map_or_else(|| RequestId(next_id()), RequestId);
         request.extensions_mut().insert(id.clone());
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
-        let route = crate::metrics::route_of(&path);
+        // The URI shares the request's bytes: no copy of the path.
+        let uri = request.uri().clone();
+        let route = crate::metrics::route_of(uri.path());
         let incoming = request
             .headers()
             .get(TRACEPARENT)
@@ -70,26 +72,41 @@ impl tower::Service<Request> for RequestLog {
         // Probes every few seconds would bury the traces that matter.
         let span = match route {
             "healthz" | "readyz" => tracing::Span::none(),
-            _ => telemetry::server_span(&method, route, &path, incoming),
+            _ => telemetry::server_span(&method, route, uri.path(), incoming),
         };
-        let shared = self.0.clone();
+        // The configuration this request began with serves all of it.
+        let state = self.0.load_full();
+        let cors = state.web.cors.as_ref().and_then(|cors| {
+            let origin = cors.allowed_origin(request.headers())?;
+            // The `cors` package answers an allowed preflight itself; the routes never see it.
+            let preflight = (method == Method::OPTIONS).then(|| Preflight::of(request.headers()));
+            Some((origin, preflight))
+        });
         Box::pin(async move {
-            // Boxed: moved on through the telemetry wrapper, the handlers' large state would
-            // be copied at each step.
-            let handling = Box::pin(super::dispatch(shared.clone(), request));
-            let mut response = telemetry::in_request(incoming, span.clone(), handling).await;
+            let mut response = match &cors {
+                Some((_, Some(_))) => preflight_response(),
+                // Boxed: moved on through the telemetry wrapper, the handlers' large state
+                // would be copied at each step.
+                _ => {
+                    let handling = Box::pin(super::dispatch(state.clone(), request));
+                    telemetry::in_request(incoming, span.clone(), handling).await
+                }
+            };
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
             telemetry::record_status(&span, status);
-            let state = shared.load();
-            super::headers::add_security_headers(&mut response);
+            super::headers::add_security_headers(&mut response, |headers| {
+                if let (Some(cors_settings), Some((origin, preflight))) = (&state.web.cors, cors) {
+                    cors_settings.answer_headers(origin, preflight.as_ref(), headers);
+                }
+            });
             super::health::close_while_draining(&state, &mut response);
             state.metrics.request(route, status, elapsed);
             let trace_id = telemetry::current_trace_id(incoming, &span);
             crate::logging::access::log(&crate::logging::access::AccessLine {
                 request_id: id.as_str(),
                 method: method.as_str(),
-                path: &path,
+                path: uri.path(),
                 status,
                 // Whole microseconds: a log line needs no more, and they print quickly.
                 duration_ms: elapsed.as_micros() as f64 / 1000.0,
@@ -99,6 +116,14 @@ impl tower::Service<Request> for RequestLog {
             Ok(response)
         })
     }
+}
+
+/// The `cors` package's answer to an allowed preflight: `204` without a body. (Node adds
+/// `Content-Length: 0`; hyper sends no length with a `204`, as RFC 9110 §8.6 asks.)
+fn preflight_response() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 /// A process-unique id without a system call per request: a random prefix chosen at start-up

@@ -67,9 +67,6 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     if format!("{:?}", old.keys) != format!("{:?}", new.keys) {
         changed.push("auth.keyStore / stagedoor.keyRotation");
     }
-    if format!("{:?}", old.web.cors) != format!("{:?}", new.web.cors) {
-        changed.push("backend.cors");
-    }
     if old.audit != new.audit {
         changed.push("stagedoor.audit");
     }

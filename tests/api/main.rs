@@ -25,6 +25,7 @@ mod cloud_config;
 mod common;
 mod config_and_cli;
 mod container;
+mod cors;
 mod differential;
 mod doctor;
 mod fixtures_replay;

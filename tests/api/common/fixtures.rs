@@ -39,7 +39,7 @@ impl Fixture {
         Self::load_file(&authz_dir(boot).join(format!("{name}.http")), name)
     }
 
-    fn load_file(path: &std::path::Path, name: &str) -> Self {
+    pub fn load_file(path: &std::path::Path, name: &str) -> Self {
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
             panic!("{}: {e} (shared/ must sit beside the repo)", path.display())
         });
