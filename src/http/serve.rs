@@ -219,7 +219,8 @@ impl<S: App> Connection<S> {
                 activity.requests.fetch_add(1, Ordering::AcqRel);
                 let mut request = request.map(|body| {
                     if body.is_end_stream() {
-                        Body::new(body)
+                        // Nothing to read (most requests): no boxed body to allocate.
+                        Body::empty()
                     } else {
                         Body::new(Deadline::new(body, request_timeout))
                     }

@@ -99,7 +99,11 @@ impl Visit for Visitor<'_> {
 /// Control characters as `\n`, `\r`, `\t` or `\u{1b}`; everything else unchanged.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     // Printable ASCII throughout (the usual case) needs no look at characters.
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(char::is_control) {
+    // A fold without an early exit: the compiler checks many bytes at a time.
+    let printable = text.bytes().fold(true, |printable, b| {
+        printable & (b.wrapping_sub(0x20) < 0x5f)
+    });
+    if printable || !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
