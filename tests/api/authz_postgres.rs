@@ -54,8 +54,13 @@ async fn a_flow_moves_between_replicas_and_each_step_happens_once() {
     assert_eq!(userinfo.await.unwrap().status(), 200);
 
     // Concurrent refreshes on both replicas rotate once; the loser's token was current, so
-    // the session lives on.
-    let token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // the session lives on. (On a fresh sign-in: the losing exchange above is a replayed
+    // code, which revokes the winner's refresh token when it comes second, RFC 6749 §4.1.2,
+    // and which comes second is the scheduler's choice.)
+    let token = b.cli_login().await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (first, second) = tokio::join!(a.refresh(&token), b.refresh(&token));
     let live = match (first.0, second.0) {
         (200, 400) => first.1,
