@@ -27,7 +27,7 @@ pub use wellknown::{
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
@@ -110,13 +110,12 @@ fn metrics_response(state: &AppState) -> Response {
         .into_response()
 }
 
-async fn dispatch(state: Arc<AppState>, request: Request) -> Response {
-    // Routing works on the parts (keeping the future `Send`); only the token endpoint,
-    // which owns the body, reads it.
-    let (request, body) = request.into_parts();
+/// Routing works on the parts (keeping the future `Send`); only the token endpoint, which
+/// owns the body, reads it.
+async fn dispatch(state: &AppState, request: &Parts, body: axum::body::Body) -> Response {
     let path = request.uri.path();
     let Some(relative_path) = path.strip_prefix(MOUNT_PATH) else {
-        return root(&state, &request, body).await;
+        return root(state, request, body).await;
     };
     let mut stack = [""; SEGMENTS_ON_STACK];
     let mut heap = Vec::new();
@@ -130,17 +129,17 @@ async fn dispatch(state: Arc<AppState>, request: Request) -> Response {
         && is(second, "token")
         && !state.grants.is_empty()
     {
-        return token::answer(&state, &request, body).await;
+        return token::answer(state, request, body).await;
     }
-    let result = match route(&state, &method, segments, &request).await {
+    let result = match route(state, &method, segments, request).await {
         Some(answered) => answered,
         None => match state
             .routes
             .iter()
             .filter(|route| route.mount == Mount::Auth)
-            .find(|route| (route.claims)(&state, segments))
+            .find(|route| (route.claims)(state, segments))
         {
-            Some(route) => (route.handle)(&state, &request, segments, body).await,
+            Some(route) => (route.handle)(state, request, segments, body).await,
             None => Err(Error::unknown_provider(segments[0])),
         },
     };
@@ -273,10 +272,7 @@ pub fn client_info(
     request: &Parts,
     trusted: &crate::net::TrustedProxies,
 ) -> crate::net::ClientInfo {
-    let peer = request
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
+    let peer = serve::peer().map(|peer| peer.ip());
     let forwarded = request
         .headers
         .get_all("x-forwarded-for")
@@ -288,10 +284,7 @@ pub fn client_info(
 
 /// The id the request log gave this request.
 pub fn request_id(request: &Parts) -> Option<&str> {
-    request
-        .extensions
-        .get::<request_log::RequestId>()
-        .map(request_log::RequestId::as_str)
+    request_log::id_of(&request.headers)
 }
 
 /// Refuses a body declared larger than Express's parsers accept (the routes that take no body

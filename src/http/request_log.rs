@@ -23,16 +23,22 @@ const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_INCOMING_CHARS: usize = 128;
 
-/// The request id, for handlers (audit events) that want it: the header value itself, so the
-/// log, the handlers and the response share one copy.
+/// The request id, a header value of visible ASCII: kept (`is_well_formed`) or made
+/// (`next_id`).
 #[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
+struct RequestId(HeaderValue);
 
 impl RequestId {
-    pub fn as_str(&self) -> &str {
-        // Only ids of visible ASCII are kept (`is_well_formed`) or made (`next_id`).
+    fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or_default()
     }
+}
+
+/// The id the request log gave the request: its `X-Request-Id`, which a made id replaces
+/// (handlers read it there, [`super::request_id`], rather than from an extension, which would
+/// cost the request three allocations).
+pub fn id_of(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(HEADER).and_then(|value| value.to_str().ok())
 }
 
 /// The service every request goes through (inside CORS): the request log, the security
@@ -53,17 +59,20 @@ impl tower::Service<Request> for RequestLog {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
-        let id = request
+        let incoming_id = request
             .headers()
             .get(HEADER)
             .filter(|value| value.to_str().is_ok_and(is_well_formed))
-            .cloned()
-            .map_or_else(|| RequestId(next_id()), RequestId);
-        request.extensions_mut().insert(id.clone());
-        let method = request.method().clone();
-        // The URI shares the request's bytes: no copy of the path.
-        let uri = request.uri().clone();
-        let route = crate::metrics::route_of(uri.path());
+            .cloned();
+        let id = match incoming_id {
+            Some(id) => RequestId(id),
+            None => {
+                let id = next_id();
+                request.headers_mut().insert(HEADER, id.clone());
+                RequestId(id)
+            }
+        };
+        let route = crate::metrics::route_of(request.uri().path());
         let incoming = request
             .headers()
             .get(TRACEPARENT)
@@ -72,23 +81,26 @@ impl tower::Service<Request> for RequestLog {
         // Probes every few seconds would bury the traces that matter.
         let span = match route {
             "healthz" | "readyz" => tracing::Span::none(),
-            _ => telemetry::server_span(&method, route, uri.path(), incoming),
+            _ => telemetry::server_span(request.method(), route, request.uri().path(), incoming),
         };
         // The configuration this request began with serves all of it.
         let state = self.0.load_full();
         let cors = state.web.cors.as_ref().and_then(|cors| {
             let origin = cors.allowed_origin(request.headers())?;
             // The `cors` package answers an allowed preflight itself; the routes never see it.
-            let preflight = (method == Method::OPTIONS).then(|| Preflight::of(request.headers()));
+            let preflight =
+                (request.method() == Method::OPTIONS).then(|| Preflight::of(request.headers()));
             Some((origin, preflight))
         });
         Box::pin(async move {
+            // The handlers borrow the request's parts; the log reads them afterwards.
+            let (request, body) = request.into_parts();
             let mut response = match &cors {
                 Some((_, Some(_))) => preflight_response(),
                 // Boxed: moved on through the telemetry wrapper, the handlers' large state
                 // would be copied at each step.
                 _ => {
-                    let handling = Box::pin(super::dispatch(state.clone(), request));
+                    let handling = Box::pin(super::dispatch(&state, &request, body));
                     telemetry::in_request(incoming, span.clone(), handling).await
                 }
             };
@@ -105,8 +117,8 @@ impl tower::Service<Request> for RequestLog {
             let trace_id = telemetry::current_trace_id(incoming, &span);
             crate::logging::access::log(&crate::logging::access::AccessLine {
                 request_id: id.as_str(),
-                method: method.as_str(),
-                path: uri.path(),
+                method: request.method.as_str(),
+                path: request.uri.path(),
                 status,
                 // Whole microseconds: a log line needs no more, and they print quickly.
                 duration_ms: elapsed.as_micros() as f64 / 1000.0,

@@ -13,7 +13,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http_body::{Body as _, Frame};
 use hyper::body::Incoming;
@@ -103,20 +102,30 @@ pub async fn serve<S>(
         let connection = Connection {
             router: router.clone(),
             limits,
-            peer,
             closing: closing_rx.clone(),
         };
         let open = open.clone();
-        tokio::spawn(async move {
+        tokio::spawn(PEER.scope(peer, async move {
             connection.run(stream).await;
             drop(permit);
             drop(open);
-        });
+        }));
     }
     drop(listener);
     let _ = closing.send(true);
     drop(open);
     let _ = all_closed.recv().await;
+}
+
+tokio::task_local! {
+    /// The client address of the connection a task serves (hyper runs an HTTP/1 connection's
+    /// requests in its task): no extension, which would cost each request three allocations.
+    static PEER: SocketAddr;
+}
+
+/// The client address of the connection being served, inside [`serve`].
+pub fn peer() -> Option<SocketAddr> {
+    PEER.try_with(|peer| *peer).ok()
 }
 
 /// What a connection is doing, shared by its reader, its service and its watchdog. Requests
@@ -199,7 +208,6 @@ impl<S> App for S where
 struct Connection<S> {
     router: S,
     limits: ConnectionLimits,
-    peer: SocketAddr,
     closing: watch::Receiver<bool>,
 }
 
@@ -211,13 +219,13 @@ impl<S: App> Connection<S> {
             activity: activity.clone(),
         });
         let service = {
-            let (router, peer, activity) = (self.router.clone(), self.peer, activity.clone());
+            let (router, activity) = (self.router.clone(), activity.clone());
             let request_timeout = self.limits.request_timeout;
             hyper::service::service_fn(move |request: http::Request<Incoming>| {
                 activity.receiving.store(false, Ordering::Release);
                 activity.in_flight.fetch_add(1, Ordering::AcqRel);
                 activity.requests.fetch_add(1, Ordering::AcqRel);
-                let mut request = request.map(|body| {
+                let request = request.map(|body| {
                     if body.is_end_stream() {
                         // Nothing to read (most requests): no boxed body to allocate.
                         Body::empty()
@@ -225,7 +233,6 @@ impl<S: App> Connection<S> {
                         Body::new(Deadline::new(body, request_timeout))
                     }
                 });
-                request.extensions_mut().insert(ConnectInfo(peer));
                 let (router, activity) = (router.clone(), activity.clone());
                 async move {
                     let response = router.oneshot(request).await;

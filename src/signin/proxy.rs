@@ -3,9 +3,6 @@
 //! `/handler/frame` answer 501 and there is no `/logout`, as in Node. Every answer is audited
 //! (a refusal with its reason, never the assertion) and counted.
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use axum::response::Response;
 use http::StatusCode;
 use http::request::Parts;
@@ -63,10 +60,7 @@ async fn sign_in(
     provider: &ProxyProvider,
     request: &Parts,
 ) -> Result<SignInResult, Error> {
-    let peer = request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+    let peer = crate::http::serve::peer().map(|peer| peer.ip());
     provider.check_source(peer)?;
     provider
         .refresh(&request.headers, &state.issuer, &state.catalog)
