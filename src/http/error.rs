@@ -160,9 +160,7 @@ pub fn json_bytes_response(status: StatusCode, body: bytes::Bytes) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
     *response.status_mut() = status;
     // Built on the security headers, which every response gets anyway.
-    let mut headers = super::headers::security_headers();
-    headers.insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
-    *response.headers_mut() = headers;
+    *response.headers_mut() = super::headers::json_headers();
     response
 }
 

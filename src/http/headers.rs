@@ -54,10 +54,22 @@ static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     map
 });
 
+/// The security headers and a JSON body's `Content-Type`, the busiest start.
+static JSON_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
+    let mut map = SECURITY_MAP.clone();
+    map.insert(header::CONTENT_TYPE, super::error::JSON_CONTENT_TYPE);
+    map
+});
+
 /// A new response's headers, starting with the security headers: a handler that builds its
-/// headers on these spares [`add_security_headers`] the merge (the busiest answers, JSON, do).
-pub fn security_headers() -> HeaderMap {
+/// headers on these spares [`add_security_headers`] the merge.
+fn security_headers() -> HeaderMap {
     SECURITY_MAP.clone()
+}
+
+/// [`security_headers`] and `Content-Type: application/json; charset=utf-8`.
+pub fn json_headers() -> HeaderMap {
+    JSON_MAP.clone()
 }
 
 /// Whether `headers` begin with the ten security headers (built on [`security_headers`]).
