@@ -61,12 +61,52 @@ pub struct Metrics {
     sign_ins: Family<ProviderOutcome, Counter>,
     refreshes: Family<ProviderOutcome, Counter>,
     requests: Family<RouteStatus, Histogram>,
+    /// The busiest of `requests`, found without hashing or locking.
+    hot_requests: HotRequests,
     upstream: Family<UpstreamOutcome, Histogram>,
     catalog_cache: Family<CacheResult, Counter>,
     keys_published: Family<KeySetLabel, Counter>,
     authorization_server: Family<EventOutcome, Counter>,
     db_connections: Gauge,
     db_idle_connections: Gauge,
+}
+
+/// How many (route, status) pairs [`HotRequests`] holds: more than a busy service answers.
+const HOT_SLOTS: usize = 16;
+
+/// The request histograms of the first [`HOT_SLOTS`] (route, status) pairs answered, found by
+/// the route name's address and length (each a `&'static str` of [`route_of`]) without the
+/// family's lock and hash: a few per cent of a JWKS request. The rest go to the family.
+#[derive(Default)]
+struct HotRequests {
+    slots: [std::sync::OnceLock<((usize, usize), u16, Histogram)>; HOT_SLOTS],
+}
+
+impl HotRequests {
+    fn find(&self, route: &'static str, status: u16) -> Option<&Histogram> {
+        let key = (route.as_ptr() as usize, route.len());
+        for slot in &self.slots {
+            match slot.get() {
+                Some((name, code, histogram)) if *name == key && *code == status => {
+                    return Some(histogram);
+                }
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// Keeps `histogram` in the first free slot, if one is left. (Two threads may both keep
+    /// one pair: the copies share the family's histogram.)
+    fn remember(&self, route: &'static str, status: u16, histogram: Histogram) {
+        let mut entry = Some(((route.as_ptr() as usize, route.len()), status, histogram));
+        for slot in &self.slots {
+            if let Some(value) = entry.take() {
+                entry = slot.set(value).err();
+            }
+        }
+    }
 }
 
 fn latency_buckets() -> Histogram {
@@ -148,6 +188,7 @@ impl Metrics {
             sign_ins,
             refreshes,
             requests,
+            hot_requests: HotRequests::default(),
             upstream,
             catalog_cache,
             keys_published,
@@ -168,9 +209,17 @@ impl Metrics {
     }
 
     pub fn request(&self, route: &'static str, status: u16, elapsed: Duration) {
-        self.requests
+        let seconds = elapsed.as_secs_f64();
+        if let Some(histogram) = self.hot_requests.find(route, status) {
+            histogram.observe(seconds);
+            return;
+        }
+        let histogram = self
+            .requests
             .get_or_create(&RouteStatus { route, status })
-            .observe(elapsed.as_secs_f64());
+            .clone();
+        histogram.observe(seconds);
+        self.hot_requests.remember(route, status, histogram);
     }
 
     pub fn upstream_call(&self, upstream: &'static str, ok: bool, elapsed: Duration) {
@@ -304,7 +353,9 @@ mod tests {
         let metrics = Metrics::new();
         metrics.sign_in("oidc", Outcome::Success);
         metrics.refresh("guest", Outcome::Failure);
-        metrics.request("refresh", 200, Duration::from_millis(3));
+        for _ in 0..3 {
+            metrics.request("refresh", 200, Duration::from_millis(3));
+        }
         let text = metrics.render((2, 1));
         assert!(
             text.contains("stagedoor_sign_ins_total{provider=\"oidc\",outcome=\"success\"} 1"),
@@ -314,9 +365,27 @@ mod tests {
             text.contains("stagedoor_refreshes_total{provider=\"guest\",outcome=\"failure\"} 1")
         );
         assert!(text.contains(
-            "stagedoor_http_request_duration_seconds_count{route=\"refresh\",status=\"200\"} 1"
+            "stagedoor_http_request_duration_seconds_count{route=\"refresh\",status=\"200\"} 3"
         ));
         assert!(text.contains("stagedoor_database_connections 2"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn request_histograms_beyond_the_hot_slots_still_count() {
+        let metrics = Metrics::new();
+        let statuses: Vec<u16> = (200..200 + HOT_SLOTS as u16 + 4).collect();
+        for _ in 0..2 {
+            for status in &statuses {
+                metrics.request("jwks", *status, Duration::from_millis(1));
+            }
+        }
+        let text = metrics.render((0, 0));
+        for status in statuses {
+            let line = format!(
+                "stagedoor_http_request_duration_seconds_count{{route=\"jwks\",status=\"{status}\"}} 2"
+            );
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
     }
 }
