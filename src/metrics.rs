@@ -79,8 +79,11 @@ const HOT_SLOTS: usize = 16;
 /// family's lock and hash: a few per cent of a JWKS request. The rest go to the family.
 #[derive(Default)]
 struct HotRequests {
-    slots: [std::sync::OnceLock<((usize, usize), u16, Histogram)>; HOT_SLOTS],
+    slots: [std::sync::OnceLock<HotRequest>; HOT_SLOTS],
 }
+
+/// The route name's address and length, the status, their histogram.
+type HotRequest = ((usize, usize), u16, Histogram);
 
 impl HotRequests {
     fn find(&self, route: &'static str, status: u16) -> Option<&Histogram> {
