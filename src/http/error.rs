@@ -117,9 +117,6 @@ struct ResponseInfo {
     status_code: u16,
 }
 
-pub const JSON_CONTENT_TYPE: HeaderValue =
-    HeaderValue::from_static("application/json; charset=utf-8");
-
 /// A JSON response with Backstage's exact content type.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {

@@ -54,10 +54,14 @@ static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     map
 });
 
+/// Backstage's exact JSON content type.
+pub const JSON_CONTENT_TYPE: HeaderValue =
+    HeaderValue::from_static("application/json; charset=utf-8");
+
 /// The security headers and a JSON body's `Content-Type`, the busiest start.
 static JSON_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     let mut map = SECURITY_MAP.clone();
-    map.insert(header::CONTENT_TYPE, super::error::JSON_CONTENT_TYPE);
+    map.insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
     map
 });
 
