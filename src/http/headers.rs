@@ -65,18 +65,13 @@ static JSON_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     map
 });
 
-/// A new response's headers, starting with the security headers: a handler that builds its
-/// headers on these spares [`add_security_headers`] the merge.
-fn security_headers() -> HeaderMap {
-    SECURITY_MAP.clone()
-}
-
-/// [`security_headers`] and `Content-Type: application/json; charset=utf-8`.
+/// A JSON response's headers: the security headers, then `Content-Type: application/json;
+/// charset=utf-8`. A handler that builds on these spares [`add_security_headers`] the merge.
 pub fn json_headers() -> HeaderMap {
     JSON_MAP.clone()
 }
 
-/// Whether `headers` begin with the ten security headers (built on [`security_headers`]).
+/// Whether `headers` begin with the ten security headers (built on [`json_headers`]).
 fn begins_with_security_headers(headers: &HeaderMap) -> bool {
     headers.keys_len() >= SECURITY_HEADERS.len()
         && headers
@@ -87,7 +82,7 @@ fn begins_with_security_headers(headers: &HeaderMap) -> bool {
 
 /// Adds the security headers a handler did not set itself (the popup page sets its own CSP),
 /// then what `between` adds (CORS), then the handler's own: Backstage's order, helmet and
-/// `cors` run before any handler. Headers built on [`security_headers`] have them already;
+/// `cors` run before any handler. Headers built on [`json_headers`] have them already;
 /// `between` then adds its own after the handler's (the order of different header fields
 /// carries no meaning, RFC 9110 §5.3).
 pub fn add_security_headers(response: &mut Response, between: impl FnOnce(&mut HeaderMap)) {
@@ -95,7 +90,7 @@ pub fn add_security_headers(response: &mut Response, between: impl FnOnce(&mut H
         between(response.headers_mut());
         return;
     }
-    let mut headers = security_headers();
+    let mut headers = SECURITY_MAP.clone();
     between(&mut headers);
     let own = std::mem::replace(response.headers_mut(), headers);
     let headers = response.headers_mut();
@@ -148,5 +143,22 @@ mod tests {
         let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
         assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 2);
+    }
+
+    #[test]
+    fn headers_built_on_the_json_map_are_not_merged_again() {
+        let mut response = Response::new(axum::body::Body::empty());
+        *response.headers_mut() = json_headers();
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        add_security_headers(&mut response, |headers| {
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        });
+        let headers = response.headers();
+        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 2);
+        assert_eq!(headers[header::CONTENT_TYPE], JSON_CONTENT_TYPE);
+        let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+        assert_eq!(vary, ["Accept", "Origin"]);
     }
 }

@@ -23,17 +23,6 @@ const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_INCOMING_CHARS: usize = 128;
 
-/// The request id, a header value of visible ASCII: kept (`is_well_formed`) or made
-/// (`next_id`).
-#[derive(Debug, Clone)]
-struct RequestId(HeaderValue);
-
-impl RequestId {
-    fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or_default()
-    }
-}
-
 /// The id the request log gave the request: its `X-Request-Id`, which a made id replaces
 /// (handlers read it there, [`super::request_id`], rather than from an extension, which would
 /// cost the request three allocations).
@@ -64,14 +53,12 @@ impl tower::Service<Request> for RequestLog {
             .get(HEADER)
             .filter(|value| value.to_str().is_ok_and(is_well_formed))
             .cloned();
-        let id = match incoming_id {
-            Some(id) => RequestId(id),
-            None => {
-                let id = next_id();
-                request.headers_mut().insert(HEADER, id.clone());
-                RequestId(id)
-            }
-        };
+        // Visible ASCII only: kept (`is_well_formed`) or made (`next_id`).
+        let id = incoming_id.unwrap_or_else(|| {
+            let id = next_id();
+            request.headers_mut().insert(HEADER, id.clone());
+            id
+        });
         let route = crate::metrics::route_of(request.uri().path());
         let incoming = request
             .headers()
@@ -116,7 +103,7 @@ impl tower::Service<Request> for RequestLog {
             state.metrics.request(route, status, elapsed);
             let trace_id = telemetry::current_trace_id(incoming, &span);
             crate::logging::access::log(&crate::logging::access::AccessLine {
-                request_id: id.as_str(),
+                request_id: id.to_str().unwrap_or_default(),
                 method: request.method.as_str(),
                 path: request.uri.path(),
                 status,
@@ -124,7 +111,7 @@ impl tower::Service<Request> for RequestLog {
                 duration_ms: elapsed.as_micros() as f64 / 1000.0,
                 trace_id: trace_id.as_deref(),
             });
-            response.headers_mut().insert(HEADER, id.0);
+            response.headers_mut().insert(HEADER, id);
             Ok(response)
         })
     }

@@ -123,7 +123,7 @@ tokio::task_local! {
     static PEER: SocketAddr;
 }
 
-/// The client address of the connection being served, inside [`serve`].
+/// The client address of the request being served, inside [`serve`].
 pub fn peer() -> Option<SocketAddr> {
     PEER.try_with(|peer| *peer).ok()
 }
