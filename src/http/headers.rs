@@ -44,13 +44,19 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 10] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
-/// The security headers, as one map to start every response's headers from. Its index is
-/// sized for twenty headers, and a copy keeps that size: a response's own headers, CORS's and
-/// the request id then go in without re-hashing the ten (their list grows once, by a plain
-/// copy).
+/// `X-Request-Id`, which the request log gives every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The security headers, as one map to start every response's headers from, and a place for
+/// the request id, which the request log always fills. Its index is sized for twenty headers,
+/// and a copy keeps that size: a response's own headers and CORS's then go in without
+/// re-hashing the ten. A copy's list has no spare room, so the id's place is kept here: the
+/// list of a JSON answer then never grows (a dozen headers are past the allocator's quick
+/// sizes, and growing it cost a reallocation and a copy per request).
 static SECURITY_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     let mut map = HeaderMap::with_capacity(20);
     map.extend(SECURITY_HEADERS);
+    map.insert(REQUEST_ID, HeaderValue::from_static("-"));
     map
 });
 
@@ -65,8 +71,8 @@ static JSON_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
     map
 });
 
-/// A JSON response's headers: the security headers, then `Content-Type: application/json;
-/// charset=utf-8`. A handler that builds on these spares [`add_security_headers`] the merge.
+/// A JSON response's headers: the security headers, the request id's place, then
+/// `Content-Type: application/json; charset=utf-8`. A handler that builds on these spares [`add_security_headers`] the merge.
 pub fn json_headers() -> HeaderMap {
     JSON_MAP.clone()
 }
@@ -142,7 +148,8 @@ mod tests {
         assert_eq!(headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
         let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
-        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 2);
+        // With the request id's place.
+        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 3);
     }
 
     #[test]
@@ -156,7 +163,7 @@ mod tests {
             headers.append(header::VARY, HeaderValue::from_static("Origin"));
         });
         let headers = response.headers();
-        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 2);
+        assert_eq!(headers.keys_len(), SECURITY_HEADERS.len() + 3);
         assert_eq!(headers[header::CONTENT_TYPE], JSON_CONTENT_TYPE);
         let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
         assert_eq!(vary, ["Accept", "Origin"]);

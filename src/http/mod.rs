@@ -259,7 +259,8 @@ async fn route(
             wellknown::json_document(state.plugin_keys.public_keys().jwks_body().await)
         }
         [first, second] if is(first, "v1") && is(second, "userinfo") => {
-            return Some(userinfo::userinfo(state, &request.headers).await);
+            // Boxed: its future is large, and every request's dispatch future would carry it.
+            return Some(Box::pin(userinfo::userinfo(state, &request.headers)).await);
         }
         _ => return None,
     };

@@ -19,7 +19,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use super::cors::Preflight;
 use crate::telemetry::{self, TraceParent};
 
-const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use super::headers::REQUEST_ID as HEADER;
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_INCOMING_CHARS: usize = 128;
 
@@ -48,47 +48,47 @@ impl tower::Service<Request> for RequestLog {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
-        let incoming_id = request
-            .headers()
-            .get(HEADER)
-            .filter(|value| value.to_str().is_ok_and(is_well_formed))
-            .cloned();
-        // Visible ASCII only: kept (`is_well_formed`) or made (`next_id`).
-        let id = incoming_id.unwrap_or_else(|| {
-            let id = next_id();
-            request.headers_mut().insert(HEADER, id.clone());
-            id
-        });
+        let incoming = Incoming::of(request.headers());
         let route = crate::metrics::route_of(request.uri().path());
-        let incoming = request
-            .headers()
-            .get(TRACEPARENT)
+        let traceparent = incoming
+            .traceparent
             .and_then(|value| value.to_str().ok())
             .and_then(TraceParent::parse);
         // Probes every few seconds would bury the traces that matter.
         let span = match route {
             "healthz" | "readyz" => tracing::Span::none(),
-            _ => telemetry::server_span(request.method(), route, request.uri().path(), incoming),
+            _ => telemetry::server_span(request.method(), route, request.uri().path(), traceparent),
         };
         // The configuration this request began with serves all of it.
         let state = self.0.load_full();
         let cors = state.web.cors.as_ref().and_then(|cors| {
-            let origin = cors.allowed_origin(request.headers())?;
+            let origin = cors.allowed_origin(incoming.origin)?;
             // The `cors` package answers an allowed preflight itself; the routes never see it.
             let preflight =
                 (request.method() == Method::OPTIONS).then(|| Preflight::of(request.headers()));
             Some((origin, preflight))
         });
+        let kept_id = incoming
+            .request_id
+            .filter(|value| value.to_str().is_ok_and(is_well_formed))
+            .cloned();
+        // Visible ASCII only: kept (`is_well_formed`) or made (`next_id`).
+        let id = kept_id.unwrap_or_else(|| {
+            let id = next_id();
+            request.headers_mut().insert(HEADER, id.clone());
+            id
+        });
+        // The handlers borrow the request's parts; the log reads them afterwards. (Split
+        // here, the future holds the parts once, not also the whole request they came from.)
+        let (request, body) = request.into_parts();
         Box::pin(async move {
-            // The handlers borrow the request's parts; the log reads them afterwards.
-            let (request, body) = request.into_parts();
             let mut response = match &cors {
                 Some((_, Some(_))) => preflight_response(),
                 // Boxed: moved on through the telemetry wrapper, the handlers' large state
                 // would be copied at each step.
                 _ => {
                     let handling = Box::pin(super::dispatch(&state, &request, body));
-                    telemetry::in_request(incoming, span.clone(), handling).await
+                    telemetry::in_request(traceparent, span.clone(), handling).await
                 }
             };
             let status = response.status().as_u16();
@@ -101,19 +101,50 @@ impl tower::Service<Request> for RequestLog {
             });
             super::health::close_while_draining(&state, &mut response);
             state.metrics.request(route, status, elapsed);
-            let trace_id = telemetry::current_trace_id(incoming, &span);
+            let trace_id = telemetry::current_trace_id(traceparent, &span);
             crate::logging::access::log(&crate::logging::access::AccessLine {
                 request_id: id.to_str().unwrap_or_default(),
                 method: request.method.as_str(),
                 path: request.uri.path(),
                 status,
                 // Whole microseconds: a log line needs no more, and they print quickly.
-                duration_ms: elapsed.as_micros() as f64 / 1000.0,
+                duration_ms: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX) as f64 / 1000.0,
                 trace_id: trace_id.as_deref(),
             });
             response.headers_mut().insert(HEADER, id);
             Ok(response)
         })
+    }
+}
+
+/// The request headers the request log reads, each the first of its name, found in one pass
+/// over the few headers a request carries rather than by a hashed lookup per name.
+struct Incoming<'a> {
+    request_id: Option<&'a HeaderValue>,
+    traceparent: Option<&'a HeaderValue>,
+    origin: Option<&'a HeaderValue>,
+}
+
+impl<'a> Incoming<'a> {
+    fn of(headers: &'a http::HeaderMap) -> Self {
+        let mut found = Self {
+            request_id: None,
+            traceparent: None,
+            origin: None,
+        };
+        for (name, value) in headers {
+            let slot = if name == HEADER {
+                &mut found.request_id
+            } else if name == TRACEPARENT {
+                &mut found.traceparent
+            } else if name == http::header::ORIGIN {
+                &mut found.origin
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
     }
 }
 
@@ -137,13 +168,23 @@ fn next_id() -> HeaderValue {
         u32::from_le_bytes(bytes)
     });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let id = (u128::from(*PREFIX) << 64) | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut hex = [0u8; 24];
-    for (place, digit) in hex.iter_mut().rev().enumerate() {
-        *digit = b"0123456789abcdef"[((id >> (4 * place)) & 0xf) as usize];
-    }
-    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&hex))
+    let (prefix, counter) = hex.split_at_mut(8);
+    put_hex(prefix, u64::from(*PREFIX));
+    put_hex(counter, count);
+    // Owned by the shared buffer from the start: the clone for the response counts a
+    // reference instead of copying the id again.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(hex))
         .unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// The low digits of `number` in lowercase hex, filling `out`.
+fn put_hex(out: &mut [u8], mut number: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(number & 0xf) as usize];
+        number >>= 4;
+    }
 }
 
 fn is_well_formed(id: &str) -> bool {
@@ -156,7 +197,7 @@ fn is_well_formed(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_well_formed, next_id};
+    use super::{Incoming, is_well_formed, next_id};
 
     #[test]
     fn made_ids_are_24_hex_digits_and_differ() {
@@ -165,6 +206,19 @@ mod tests {
         let first = first.to_str().unwrap();
         assert_eq!(first.len(), 24);
         assert!(first.bytes().all(|b| b.is_ascii_hexdigit()) && is_well_formed(first));
+    }
+
+    #[test]
+    fn the_first_value_of_each_header_read_is_found() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-request-id", "a".parse().unwrap());
+        headers.append("x-request-id", "b".parse().unwrap());
+        headers.append("host", "h".parse().unwrap());
+        headers.append("origin", "o".parse().unwrap());
+        let found = Incoming::of(&headers);
+        assert_eq!(found.request_id.unwrap(), "a");
+        assert_eq!(found.origin.unwrap(), "o");
+        assert!(found.traceparent.is_none());
     }
 
     #[test]

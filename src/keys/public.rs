@@ -149,15 +149,24 @@ impl PublicKeys {
     /// The JWKS document. A store failure or a slow store serves the last snapshot at once
     /// (stale keys are better for verifiers than a timeout) and is retried a little later.
     pub async fn jwks_body(&self) -> Bytes {
-        self.refresh_if_stale().await;
+        if self.is_stale() {
+            // Boxed: the re-read's future is large, and each JWKS request's future (boxed
+            // once per request) would otherwise carry it, past the allocator's quick sizes.
+            Box::pin(self.refresh_if_stale()).await;
+        }
         self.snapshot.load().body.clone()
     }
 
-    /// Re-reads the store when the snapshot is older than [`SNAPSHOT_MAX_AGE_MS`]: one caller
+    /// Whether the snapshot is older than [`SNAPSHOT_MAX_AGE_MS`].
+    fn is_stale(&self) -> bool {
+        let loaded_at = self.snapshot.load().loaded_at;
+        self.clock.now_millis().saturating_sub(loaded_at) >= SNAPSHOT_MAX_AGE_MS
+    }
+
+    /// Re-reads the store when the snapshot is stale ([`Self::is_stale`]): one caller
     /// re-reads, waiting at most [`JWKS_RELOAD_WAIT`]; the others use the current snapshot.
     async fn refresh_if_stale(&self) {
-        let snapshot = self.snapshot.load();
-        if self.clock.now_millis().saturating_sub(snapshot.loaded_at) < SNAPSHOT_MAX_AGE_MS {
+        if !self.is_stale() {
             return;
         }
         let Ok(_guard) = self.reload_lock.try_lock() else {

@@ -103,6 +103,11 @@ pub async fn in_request<F: Future>(
     handling: F,
 ) -> F::Output {
     use tracing::Instrument;
+    if incoming.is_none() && span.is_none() {
+        // Nothing to carry (an unset `INCOMING` reads as none): no task-local to set and no
+        // span to enter at every poll, the usual case of a request.
+        return handling.await;
+    }
     INCOMING.scope(incoming, handling.instrument(span)).await
 }
 
