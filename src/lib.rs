@@ -31,4 +31,5 @@ pub mod signin;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod url_path;
 pub mod user_info;

@@ -12,6 +12,7 @@ pub mod serve;
 mod settings;
 pub mod token;
 mod userinfo;
+mod watchdog;
 mod wellknown;
 
 pub use health::Draining;
@@ -166,7 +167,7 @@ fn split_segments<'a>(
     stack: &'a mut [&'a str; SEGMENTS_ON_STACK],
     heap: &'a mut Vec<&'a str>,
 ) -> &'a [&'a str] {
-    let mut segments = path.split('/').filter(|segment| !segment.is_empty());
+    let mut segments = crate::url_path::split_slashes(path).filter(|segment| !segment.is_empty());
     let mut count = 0;
     for (place, segment) in stack.iter_mut().zip(segments.by_ref()) {
         *place = segment;

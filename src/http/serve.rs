@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::watchdog::{Activity, Verdict, Watchdog};
 use tower::ServiceExt;
 
 /// `stagedoor.listen`'s connection limits; the defaults are Node's.
@@ -50,8 +52,6 @@ impl Default for ConnectionLimits {
 #[error("the request body did not arrive within {0:?}")]
 pub struct BodyDeadlinePassed(pub Duration);
 
-/// How often a connection is checked against the keep-alive timeout and the header deadline.
-const IDLE_CHECK: Duration = Duration::from_millis(250);
 /// How often "at the connection limit" is logged, at most.
 const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -67,6 +67,11 @@ pub async fn serve<S>(
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing, closing_rx) = watch::channel(false);
+    let watchdog = Watchdog::new(limits);
+    let watching = {
+        let (watchdog, closing_rx) = (watchdog.clone(), closing_rx.clone());
+        tokio::spawn(async move { watchdog.run(closing_rx).await })
+    };
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut last_limit_log: Option<Instant> = None;
     tokio::pin!(shutdown);
@@ -103,6 +108,7 @@ pub async fn serve<S>(
             router: router.clone(),
             limits,
             closing: closing_rx.clone(),
+            activity: watchdog.follow(),
         };
         let open = open.clone();
         tokio::spawn(async move {
@@ -115,6 +121,7 @@ pub async fn serve<S>(
     let _ = closing.send(true);
     drop(open);
     let _ = all_closed.recv().await;
+    watching.abort();
 }
 
 tokio::task_local! {
@@ -126,56 +133,6 @@ tokio::task_local! {
 /// The client address of the request being served, inside [`serve`].
 pub fn peer() -> Option<SocketAddr> {
     PEER.try_with(|peer| *peer).ok()
-}
-
-/// What a connection is doing, shared by its reader, its service and its watchdog. Requests
-/// only count and flag (no clock read); the watchdog times what it sees.
-#[derive(Default)]
-struct Activity {
-    in_flight: AtomicUsize,
-    /// Requests handed to the service so far.
-    requests: AtomicU64,
-    /// Bytes of a next request have arrived (its headers are now under the header timeout).
-    receiving: AtomicBool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Receiving,
-    Busy,
-}
-
-impl Activity {
-    fn now(&self) -> (Phase, u64) {
-        let phase = if self.in_flight.load(Ordering::Acquire) > 0 {
-            Phase::Busy
-        } else if self.receiving.load(Ordering::Acquire) {
-            Phase::Receiving
-        } else {
-            Phase::Idle
-        };
-        (phase, self.requests.load(Ordering::Acquire))
-    }
-}
-
-/// The watchdog's view: since when the connection has been in the same phase of the same
-/// request (timed from the check that first saw it, so up to [`IDLE_CHECK`] late).
-struct Watchdog {
-    seen: (Phase, u64),
-    since: Instant,
-}
-
-impl Watchdog {
-    /// What the connection has been doing, and for how long.
-    fn observe(&mut self, activity: &Activity) -> (Phase, Duration) {
-        let now = activity.now();
-        if now != self.seen {
-            self.seen = now;
-            self.since = Instant::now();
-        }
-        (now.0, self.since.elapsed())
-    }
 }
 
 /// What [`serve`] serves: an axum `Router`, or a tower stack answering as one.
@@ -209,11 +166,12 @@ struct Connection<S> {
     router: S,
     limits: ConnectionLimits,
     closing: watch::Receiver<bool>,
+    activity: Arc<Activity>,
 }
 
 impl<S: App> Connection<S> {
-    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
-        let activity = Arc::new(Activity::default());
+    async fn run(self, stream: TcpStream, peer: SocketAddr) {
+        let activity = self.activity;
         let io = TokioIo::new(Watched {
             stream,
             activity: activity.clone(),
@@ -241,45 +199,30 @@ impl<S: App> Connection<S> {
                 }
             })
         };
-        // The header deadline is kept by the watchdog below, not by hyper, whose timer costs
-        // an allocation and a timer-wheel entry for every request.
+        // The header deadline is kept by the watchdog, not by hyper, whose timer costs an
+        // allocation and a timer-wheel entry for every request.
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.header_read_timeout(None).keep_alive(true);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
-        let mut idle_check = tokio::time::interval(IDLE_CHECK);
-        let mut watchdog = Watchdog {
-            seen: activity.now(),
-            since: Instant::now(),
-        };
-        let mut shutting_down = *self.closing.borrow();
-        if shutting_down {
+        // Accepted as the server began to stop: no further request after the first.
+        let mut closing = *self.closing.borrow();
+        if closing {
             connection.as_mut().graceful_shutdown();
         }
-        loop {
-            tokio::select! {
-                // The connection first: it is what wakes the task nearly every time.
-                biased;
-                _ = connection.as_mut() => break,
-                _ = idle_check.tick() => match watchdog.observe(&activity) {
-                    (Phase::Receiving, waited) if waited >= self.limits.header_timeout => {
-                        // As hyper does at its header timeout: the connection is dropped.
-                        break;
-                    }
-                    (Phase::Idle, idle)
-                        if !shutting_down && idle >= self.limits.keep_alive_timeout =>
-                    {
-                        shutting_down = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                    _ => {}
-                },
-                _ = self.closing.changed(), if !shutting_down => {
-                    shutting_down = true;
+        std::future::poll_fn(|cx| {
+            match activity.verdict(cx.waker()) {
+                Verdict::Serve => {}
+                Verdict::Close if closing => {}
+                Verdict::Close => {
+                    closing = true;
                     connection.as_mut().graceful_shutdown();
                 }
+                Verdict::Drop => return Poll::Ready(()),
             }
-        }
+            connection.as_mut().poll(cx).map(|_| ())
+        })
+        .await;
     }
 }
 

@@ -12,7 +12,7 @@ pub fn route_of(path: &str) -> &'static str {
         };
     };
     // Per request: compared in place, case-insensitively, without allocating.
-    let mut segments = split_slashes(rest.trim_end_matches('/'));
+    let mut segments = crate::url_path::split_slashes(rest.trim_end_matches('/'));
     let mut parts = [""; 4];
     for part in &mut parts {
         *part = segments.next().unwrap_or("");
@@ -54,45 +54,9 @@ pub fn route_of(path: &str) -> &'static str {
     }
 }
 
-/// What `path.split('/')` gives, by a plain scan for the (ASCII) slash: for these short
-/// paths, quicker than the string searcher behind `split`.
-fn split_slashes(path: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(path);
-    std::iter::from_fn(move || {
-        let current = rest?;
-        match current.bytes().position(|b| b == b'/') {
-            Some(at) => {
-                rest = current.get(at + 1..);
-                current.get(..at)
-            }
-            None => {
-                rest = None;
-                Some(current)
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_split_as_str_split_does() {
-        for path in [
-            "",
-            "/",
-            "a",
-            "a/",
-            "/a",
-            "a//b",
-            ".well-known/jwks.json",
-            "é/ü//",
-        ] {
-            let ours: Vec<&str> = split_slashes(path).collect();
-            assert_eq!(ours, path.split('/').collect::<Vec<_>>(), "{path:?}");
-        }
-    }
 
     #[test]
     fn routes_are_a_fixed_set() {
