@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use super::watchdog::{Activity, Verdict, Watchdog};
+use super::watchdog::{Activity, Deadlines, Verdict, Watchdog};
 use tower::ServiceExt;
 
 /// `stagedoor.listen`'s connection limits; the defaults are Node's.
@@ -67,7 +67,10 @@ pub async fn serve<S>(
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing, closing_rx) = watch::channel(false);
-    let watchdog = Watchdog::new(limits);
+    let watchdog = Watchdog::new(Deadlines {
+        headers: limits.header_timeout,
+        keep_alive: limits.keep_alive_timeout,
+    });
     let watching = {
         let (watchdog, closing_rx) = (watchdog.clone(), closing_rx.clone());
         tokio::spawn(async move { watchdog.run(closing_rx).await })

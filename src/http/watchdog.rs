@@ -13,8 +13,6 @@ use tokio::time::Instant;
 use atomic_waker::AtomicWaker;
 use tokio::sync::watch;
 
-use super::serve::ConnectionLimits;
-
 /// How often the connections are checked against the keep-alive timeout and the header
 /// deadline.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
@@ -94,28 +92,35 @@ struct Watched {
 }
 
 impl Watched {
-    fn verdict(&mut self, activity: &Activity, limits: &ConnectionLimits) -> Verdict {
+    fn verdict(&mut self, activity: &Activity, limits: &Deadlines) -> Verdict {
         let now = activity.now();
         if now != self.seen {
             self.seen = now;
             self.since = Instant::now();
         }
         match (now.0, self.since.elapsed()) {
-            (Phase::Receiving, waited) if waited >= limits.header_timeout => Verdict::Drop,
-            (Phase::Idle, idle) if idle >= limits.keep_alive_timeout => Verdict::Close,
+            (Phase::Receiving, waited) if waited >= limits.headers => Verdict::Drop,
+            (Phase::Idle, idle) if idle >= limits.keep_alive => Verdict::Close,
             _ => Verdict::Serve,
         }
     }
 }
 
-/// The connections of one server, and their limits.
+/// How long a request's headers may take, and a connection may stay idle.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub headers: Duration,
+    pub keep_alive: Duration,
+}
+
+/// The connections of one server, and their deadlines.
 pub struct Watchdog {
     connections: Mutex<Vec<Watched>>,
-    limits: ConnectionLimits,
+    limits: Deadlines,
 }
 
 impl Watchdog {
-    pub fn new(limits: ConnectionLimits) -> Arc<Self> {
+    pub fn new(limits: Deadlines) -> Arc<Self> {
         Arc::new(Self {
             connections: Mutex::new(Vec::new()),
             limits,
@@ -169,11 +174,10 @@ impl Watchdog {
 mod tests {
     use super::*;
 
-    fn limits() -> ConnectionLimits {
-        ConnectionLimits {
-            header_timeout: Duration::from_millis(400),
-            keep_alive_timeout: Duration::from_millis(600),
-            ..ConnectionLimits::default()
+    fn limits() -> Deadlines {
+        Deadlines {
+            headers: Duration::from_millis(400),
+            keep_alive: Duration::from_millis(600),
         }
     }
 
