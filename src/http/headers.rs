@@ -72,7 +72,8 @@ static JSON_MAP: LazyLock<HeaderMap> = LazyLock::new(|| {
 });
 
 /// A JSON response's headers: the security headers, the request id's place, then
-/// `Content-Type: application/json; charset=utf-8`. A handler that builds on these spares [`add_security_headers`] the merge.
+/// `Content-Type: application/json; charset=utf-8`. A handler that builds on these spares
+/// [`add_security_headers`] the merge.
 pub fn json_headers() -> HeaderMap {
     JSON_MAP.clone()
 }

@@ -17,9 +17,9 @@ use axum::response::Response;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 
 use super::cors::Preflight;
+use super::headers::REQUEST_ID as HEADER;
 use crate::telemetry::{self, TraceParent};
 
-use super::headers::REQUEST_ID as HEADER;
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_INCOMING_CHARS: usize = 128;
 

@@ -20,9 +20,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
+use tower::ServiceExt;
 
 use super::watchdog::{Activity, Deadlines, Verdict, Watchdog};
-use tower::ServiceExt;
 
 /// `stagedoor.listen`'s connection limits; the defaults are Node's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
