@@ -208,7 +208,8 @@ impl<S: App> Connection<S> {
         builder.header_read_timeout(None).keep_alive(true);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
-        // Accepted as the server began to stop: no further request after the first.
+        // Accepted as the server began to stop: closed at once (hyper closes a connection
+        // that has read nothing yet), as before the watchdog.
         let mut closing = *self.closing.borrow();
         if closing {
             connection.as_mut().graceful_shutdown();

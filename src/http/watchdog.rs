@@ -27,6 +27,8 @@ pub struct Activity {
     /// Bytes of a next request have arrived (its headers are now under the header timeout).
     pub receiving: AtomicBool,
     verdict: AtomicU8,
+    /// The requests the watchdog had seen when it decided to drop the connection.
+    dropped_at: AtomicU64,
     /// The connection's task, woken when its verdict changes.
     waker: AtomicWaker,
 }
@@ -48,15 +50,28 @@ impl Activity {
         match self.verdict.load(Ordering::Acquire) {
             0 => Verdict::Serve,
             1 => Verdict::Close,
+            // Decided on what the watchdog saw a moment ago, on its own thread. A request
+            // whose headers were complete in between is being served (the counts change only
+            // in this task): it is finished, then the connection closes.
+            _ if self.requests.load(Ordering::Acquire)
+                != self.dropped_at.load(Ordering::Acquire)
+                || self.in_flight.load(Ordering::Acquire) > 0 =>
+            {
+                Verdict::Close
+            }
             _ => Verdict::Drop,
         }
     }
 
-    fn decide(&self, verdict: Verdict) {
+    /// Records `verdict`, decided when the connection had begun `requests` requests.
+    fn decide(&self, verdict: Verdict, requests: u64) {
         let code = match verdict {
             Verdict::Serve => 0,
             Verdict::Close => 1,
-            Verdict::Drop => 2,
+            Verdict::Drop => {
+                self.dropped_at.store(requests, Ordering::Release);
+                2
+            }
         };
         // Only ever towards dropping.
         if self.verdict.fetch_max(code, Ordering::AcqRel) < code {
@@ -139,16 +154,19 @@ impl Watchdog {
     }
 
     /// Checks the connections every [`IDLE_CHECK`], and closes them all once `closing` turns
-    /// true (and any that open after); returns when `closing`'s sender is gone.
+    /// true (and any that open after). Once `closing`'s sender is gone (the server dropped),
+    /// it closes them too, and returns when the last has closed.
     pub async fn run(&self, mut closing: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(IDLE_CHECK);
+        let mut gone = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                changed = closing.changed() => if changed.is_err() { return },
+                changed = closing.changed(), if !gone => gone = changed.is_err(),
             }
-            let stopping = *closing.borrow();
-            self.list().retain_mut(|watched| {
+            let stopping = gone || *closing.borrow();
+            let mut list = self.list();
+            list.retain_mut(|watched| {
                 let Some(activity) = watched.activity.upgrade() else {
                     // Closed: forgotten.
                     return false;
@@ -157,9 +175,12 @@ impl Watchdog {
                     Verdict::Serve if stopping => Verdict::Close,
                     verdict => verdict,
                 };
-                activity.decide(verdict);
+                activity.decide(verdict, watched.seen.1);
                 true
             });
+            if gone && list.is_empty() {
+                return;
+            }
         }
     }
 
@@ -216,7 +237,38 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(verdict(&busy), Verdict::Close);
+        // Without the server, the watchdog ends once its connections have closed.
         drop(closing);
+        drop((idle, receiving, busy));
+        running.await.unwrap();
+    }
+
+    #[test]
+    fn a_request_begun_after_the_drop_was_decided_is_finished_then_closed() {
+        let activity = Activity::default();
+        activity.decide(Verdict::Drop, 0);
+        assert_eq!(verdict(&activity), Verdict::Drop);
+        // Its headers were complete just in time: the service has it.
+        activity.requests.store(1, Ordering::Release);
+        activity.in_flight.store(1, Ordering::Release);
+        assert_eq!(verdict(&activity), Verdict::Close);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn connections_still_close_when_the_server_is_dropped() {
+        let watchdog = Watchdog::new(limits());
+        let (closing, closing_rx) = watch::channel(false);
+        let busy = watchdog.follow();
+        busy.in_flight.store(1, Ordering::Release);
+        let running = {
+            let watchdog = watchdog.clone();
+            tokio::spawn(async move { watchdog.run(closing_rx).await })
+        };
+        drop(closing);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(verdict(&busy), Verdict::Close);
+        assert!(!running.is_finished());
+        drop(busy);
         running.await.unwrap();
     }
 
