@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "clock",
             "entity_ref",
             "glob",
+            "url_path",
             "net",
             "logging",
             "section",
