@@ -195,7 +195,9 @@ async fn root(state: &AppState, request: &Parts, body: axum::body::Body) -> Resp
             StatusCode::NOT_FOUND.into_response()
         };
     }
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = crate::url_path::split_slashes(path)
+        .filter(|s| !s.is_empty())
+        .collect();
     let claimed = state
         .routes
         .iter()

@@ -72,7 +72,7 @@ pub async fn serve<S>(
         keep_alive: limits.keep_alive_timeout,
     });
     let watching = {
-        let (watchdog, closing_rx) = (watchdog.clone(), closing_rx.clone());
+        let watchdog = watchdog.clone();
         tokio::spawn(async move { watchdog.run(closing_rx).await })
     };
     let (open, mut all_closed) = mpsc::channel::<()>(1);
@@ -110,7 +110,6 @@ pub async fn serve<S>(
         let connection = Connection {
             router: router.clone(),
             limits,
-            closing: closing_rx.clone(),
             activity: watchdog.follow(),
         };
         let open = open.clone();
@@ -168,7 +167,8 @@ impl<S> App for S where
 struct Connection<S> {
     router: S,
     limits: ConnectionLimits,
-    closing: watch::Receiver<bool>,
+    /// Followed by the watchdog from its accept, before the server can begin to stop: it is
+    /// closed with the others then.
     activity: Arc<Activity>,
 }
 
@@ -208,12 +208,7 @@ impl<S: App> Connection<S> {
         builder.header_read_timeout(None).keep_alive(true);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
-        // Accepted as the server began to stop: closed at once (hyper closes a connection
-        // that has read nothing yet), as before the watchdog.
-        let mut closing = *self.closing.borrow();
-        if closing {
-            connection.as_mut().graceful_shutdown();
-        }
+        let mut closing = false;
         std::future::poll_fn(|cx| {
             match activity.verdict(cx.waker()) {
                 Verdict::Serve => {}
